@@ -1,0 +1,67 @@
+# Atende — make targets. `make run` starts everything; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := intake routing sla survey analytics
+INFRA := deploy/local/infra.sh
+
+export ATENDE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(KAFKA_PORT),19092)
+export ATENDE_PG_PORT ?= $(or $(PG_PORT),15432)
+
+.PHONY: help venv infra-up infra-down infra-status topics migrate schemas schemas-check \
+        lint fmt test test-unit run stop status logs clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: constraints.txt requirements-dev.txt libs/events/pyproject.toml \
+                    $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt \
+	    -e libs/events $(foreach s,$(SERVICES),-e services/$(s))
+	@touch $@
+
+venv: $(VENV)/.installed ## Create .venv with every package, pinned by constraints.txt
+
+infra-up: venv ## Start PostgreSQL and Kafka under .run/ (installing them when missing) and create topics
+	@bash $(INFRA) up
+	@$(PY) -m atende_events.admin create-topics
+
+infra-down: ## Stop PostgreSQL and Kafka (data is kept)
+	@bash $(INFRA) down
+
+infra-status: ## Tell whether PostgreSQL and Kafka are running
+	@bash $(INFRA) status
+
+topics: venv ## Create the contract's topics (several partitions each) and their DLQs
+	@$(PY) -m atende_events.admin create-topics
+
+migrate: venv ## Upgrade every service's database to its newest migration
+	@for s in $(SERVICES); do (cd services/$$s && ../../$(PY) -m alembic upgrade head) || exit 1; done
+
+schemas: venv ## Regenerate the committed JSON Schemas and the AsyncAPI document
+	@$(PY) -m atende_events.schemas export
+
+schemas-check: venv ## Fail when the committed schemas differ from the code or change incompatibly
+	@$(PY) -m atende_events.schemas check
+
+lint: venv ## ruff (lint and format check) and mypy --strict
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy libs/events/src $(foreach s,$(SERVICES),services/$(s)/src) tests
+
+fmt: venv ## Format and autofix with ruff
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+test-unit: venv ## Run the unit tests only (no Kafka or PostgreSQL)
+	@$(PY) -m pytest -q -m "not integration"
+
+test: venv infra-up lint ## Start the infrastructure if needed, lint, and run every test
+	@$(PY) -m pytest -q
+
+clean: ## Stop everything and remove the data under .run/ (the jar cache is kept)
+	@bash $(INFRA) clean

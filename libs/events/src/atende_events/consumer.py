@@ -1,0 +1,279 @@
+"""Consumer runner: the inbox claim and the handler's change commit together, then the offset."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy import literal, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende_events.db import inbox
+from atende_events.envelope import DecodeError, Envelope, EventData, decode
+from atende_events.kafka import (
+    AIOKafkaConsumer,
+    CommitFailedError,
+    ConsumerRecord,
+    KafkaError,
+    Publisher,
+    TopicPartition,
+    make_consumer,
+    subscribe,
+)
+from atende_events.topics import dlq_topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[None]]
+
+EVENTS_HANDLED = Counter(
+    "atende_events_consumed_total",
+    "Records taken from Kafka, by outcome (handled, duplicate, ignored, dead_lettered).",
+    ["consumer", "outcome"],
+)
+HANDLER_SECONDS = Histogram(
+    "atende_event_handler_seconds", "Time to handle one event, transaction included.", ["consumer"]
+)
+
+# Failures of the infrastructure, not of the record: retried without limit, never dead-lettered.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+async def claim(session: AsyncSession, *, consumer: str, event: Envelope[Any]) -> bool:
+    """Record the event id as processed by this consumer; False when it already was."""
+    claimed = await session.scalar(
+        insert(inbox)
+        .values(consumer=consumer, event_id=event.id, event_type=event.type)
+        .on_conflict_do_nothing()
+        .returning(literal(1))
+    )
+    return claimed is not None
+
+
+async def was_processed(session: AsyncSession, *, consumer: str, event_id: Any) -> bool:
+    """Tell whether the consumer has processed the event (for tests and operators)."""
+    found = await session.scalar(
+        select(literal(1)).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
+    )
+    return found is not None
+
+
+class ConsumerRunner:
+    """Consume topics in a group and hand each event to its handler exactly once in effect.
+
+    Per record: decode (a record that cannot be decoded goes to the dead-letter topic at once),
+    pick the handler by event type (types without one are skipped), then in one transaction claim
+    the event id in the inbox and run the handler. A handler that raises is retried with backoff;
+    after `max_attempts` the record goes to `<topic>.dlq` with the error in its headers and the
+    consumer goes on. Offsets are committed only after the records before them are done.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        handlers: Mapping[type[EventData], Handler],
+        publisher: Publisher,
+        max_attempts: int = 5,
+        first_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        max_poll_records: int = 200,
+    ) -> None:
+        self.name = name
+        self._bootstrap_servers = bootstrap_servers
+        self._topics = list(topics)
+        self._sessionmaker = sessionmaker
+        self._handlers = {model.event_type: handler for model, handler in handlers.items()}
+        self._publisher = publisher
+        self._max_attempts = max_attempts
+        self._first_backoff = first_backoff
+        self._max_backoff = max_backoff
+        self._max_poll_records = max_poll_records
+        self._done: dict[TopicPartition, int] = {}
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def start(self) -> None:
+        """Run the consumer in the background."""
+        self._task = asyncio.create_task(self.run(), name=f"consumer-{self.name}")
+
+    async def stop(self) -> None:
+        """Finish the record under way, commit what is done and leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def run(self) -> None:
+        """Consume until stopped; wait for Kafka when it is not there yet."""
+        consumer = await self._connect()
+        if consumer is None:
+            return
+        try:
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=500)
+                for tp, records in batch.items():
+                    for record in records:
+                        if self._stopping.is_set() or not await self._process(record):
+                            break
+                        self._done[tp] = record.offset + 1
+                await self._commit_offsets()
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def _connect(self) -> AIOKafkaConsumer | None:
+        backoff = self._first_backoff
+        while not self._stopping.is_set():
+            consumer = make_consumer(
+                self._bootstrap_servers,
+                group_id=self.name,
+                client_id=self.name,
+                max_poll_records=self._max_poll_records,
+            )
+            try:
+                await consumer.start()
+            except (KafkaError, OSError) as exc:
+                await consumer.stop()
+                log.warning("consumer %s cannot reach Kafka yet: %r", self.name, exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            subscribe(consumer, self._topics, self._on_revoke)
+            self._consumer = consumer
+            return consumer
+        return None
+
+    async def _process(self, record: ConsumerRecord[Any, Any]) -> bool:
+        """Handle one record; False when stopping left it undone (it will be redelivered)."""
+        try:
+            event = decode(record.value if record.value is not None else b"")
+        except DecodeError as exc:
+            return await self._dead_letter(record, exc, attempts=1)
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            EVENTS_HANDLED.labels(self.name, "ignored").inc()
+            return True
+        attempt = 0
+        backoff = self._first_backoff
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                async with self._sessionmaker.begin() as session:
+                    claimed = await claim(session, consumer=self.name, event=event)
+                    if claimed:
+                        await handler(event, session)
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+                transient = _is_transient(exc)
+                log.warning(
+                    "consumer %s failed on event %s (%s), attempt %d%s: %r",
+                    self.name,
+                    event.id,
+                    event.type,
+                    attempt,
+                    " (transient, retrying)" if transient else "",
+                    exc,
+                )
+                if not transient and attempt >= self._max_attempts:
+                    return await self._dead_letter(record, exc, attempts=attempt)
+                if not await self._sleep(backoff):
+                    return False
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            HANDLER_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+            EVENTS_HANDLED.labels(self.name, "handled" if claimed else "duplicate").inc()
+            return True
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[Any, Any], error: BaseException, *, attempts: int
+    ) -> bool:
+        headers = [
+            *[(key, value) for key, value in (record.headers or ())],
+            ("dlq.error", str(error)[:2000].encode()),
+            ("dlq.error_type", type(error).__name__.encode()),
+            ("dlq.original_topic", record.topic.encode()),
+            ("dlq.original_partition", str(record.partition).encode()),
+            ("dlq.original_offset", str(record.offset).encode()),
+            ("dlq.consumer", self.name.encode()),
+            ("dlq.attempts", str(attempts).encode()),
+        ]
+        backoff = self._first_backoff
+        while True:
+            try:
+                await self._publisher.send_and_wait(
+                    dlq_topic(record.topic),
+                    value=record.value if record.value is not None else b"",
+                    key=record.key,
+                    headers=headers,
+                )
+            except (KafkaError, TimeoutError, OSError) as exc:
+                log.warning("consumer %s cannot dead-letter yet: %r", self.name, exc)
+                if not await self._sleep(backoff):
+                    return False
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            log.error(
+                "consumer %s sent %s:%d@%d to %s: %s",
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                dlq_topic(record.topic),
+                error,
+            )
+            EVENTS_HANDLED.labels(self.name, "dead_lettered").inc()
+            return True
+
+    async def _commit_offsets(self, partitions: set[TopicPartition] | None = None) -> None:
+        offsets = {
+            tp: offset
+            for tp, offset in self._done.items()
+            if partitions is None or tp in partitions
+        }
+        if not offsets or self._consumer is None:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            # The partitions went to another member, which resumes from the last commit; the
+            # inbox makes the redelivery harmless.
+            log.info("consumer %s lost partitions before committing", self.name)
+        except KafkaError as exc:
+            log.warning("consumer %s could not commit yet, keeps the offsets: %r", self.name, exc)
+            return
+        for tp in offsets:
+            self._done.pop(tp, None)
+
+    async def _on_revoke(self, revoked: set[TopicPartition]) -> None:
+        await self._commit_offsets(revoked)
+        for tp in revoked:
+            self._done.pop(tp, None)
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep unless stopping; False when stopping cut the sleep short."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        return not self._stopping.is_set()

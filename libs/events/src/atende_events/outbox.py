@@ -1,0 +1,253 @@
+"""Transactional outbox: events are rows written with the state change, then relayed to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from atende_events.db import OUTBOX_CHANNEL, outbox
+from atende_events.envelope import Envelope, encode, key_of, topic_of
+from atende_events.kafka import KafkaError, Publisher
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
+_PURGE_EVERY = 60.0
+
+OUTBOX_PUBLISHED = Counter(
+    "atende_outbox_published_total", "Outbox events published to Kafka.", ["service"]
+)
+OUTBOX_FAILURES = Counter(
+    "atende_outbox_publish_failures_total", "Outbox batches that failed to publish.", ["service"]
+)
+RELAY_ACTIVE = Gauge(
+    "atende_outbox_relay_active", "1 while this instance holds the relay lock.", ["service"]
+)
+
+
+async def add_event(session: AsyncSession, event: Envelope[Any], *, key: str | None = None) -> None:
+    """Write an event to the outbox in the caller's transaction; it is published after commit.
+
+    The record key defaults to the interaction id (the agent id for agent events), so one
+    interaction's events land on one partition and stay in order.
+    """
+    await session.execute(
+        insert(outbox).values(
+            event_id=event.id,
+            topic=topic_of(event),
+            key=key if key is not None else key_of(event),
+            event_type=event.type,
+            payload=encode(event),
+        )
+    )
+    # Delivered at commit (and dropped on rollback): wakes the relay at once instead of a poll.
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+
+
+def relay_lock_key(service: str) -> int:
+    """Derive the advisory-lock key that elects a service's single active relay."""
+    digest = hashlib.sha256(f"atende.outbox.relay:{service}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class OutboxRelay:
+    """Publish pending outbox rows in id order; one active instance per service.
+
+    Every instance of a service runs a relay, but only the one holding the service's PostgreSQL
+    advisory lock publishes, so the order per key holds. The lock lives on a dedicated connection:
+    when its process dies the connection closes, the lock is freed and a standby takes over at
+    its next attempt. Kafka being down only delays publication: the rows stay pending and the
+    batch is retried with backoff.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        publisher: Publisher,
+        batch_size: int = 500,
+        idle_poll: float = 1.0,
+        standby_poll: float = 2.0,
+        max_backoff: float = 5.0,
+        retention: timedelta = timedelta(days=1),
+    ) -> None:
+        self._service = service
+        self._engine = engine
+        self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll
+        self._standby_poll = standby_poll
+        self._max_backoff = max_backoff
+        self._retention = retention
+        self._lock_key = relay_lock_key(service)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.active = False
+
+    def start(self) -> None:
+        """Run the relay in the background."""
+        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self._service}")
+
+    async def stop(self) -> None:
+        """Finish the batch under way and stop."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def run(self) -> None:
+        """Take the relay lock when free and publish until stopped."""
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                async with self._engine.connect() as conn:
+                    lock_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    if await self._try_lock(lock_conn):
+                        try:
+                            await self._publish_while_leader(lock_conn)
+                        finally:
+                            await self._unlock(lock_conn)
+                        backoff = 0.1
+                        continue
+                await self._sleep(self._standby_poll)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("outbox relay of %s lost the database: %s", self._service, exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+            finally:
+                self._set_active(False)
+
+    async def _try_lock(self, lock_conn: AsyncConnection) -> bool:
+        got = await lock_conn.scalar(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": self._lock_key}
+        )
+        return bool(got)
+
+    async def _unlock(self, lock_conn: AsyncConnection) -> None:
+        # A session lock outlives the transaction: free it before the connection goes back to
+        # the pool, or drop the connection when that fails.
+        try:
+            await lock_conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": self._lock_key})
+        except Exception:  # noqa: BLE001
+            await lock_conn.invalidate()
+
+    async def _publish_while_leader(self, lock_conn: AsyncConnection) -> None:
+        self._set_active(True)
+        log.info("outbox relay of %s is active", self._service)
+        raw = await lock_conn.get_raw_connection()
+        listener = raw.driver_connection
+        assert listener is not None, "an open connection has its asyncpg connection"
+        await listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+        backoff = 0.1
+        loop = asyncio.get_running_loop()
+        next_purge = loop.time()
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                try:
+                    published = await self._publish_batch()
+                except (KafkaError, TimeoutError) as exc:
+                    OUTBOX_FAILURES.labels(self._service).inc()
+                    log.warning("outbox relay of %s cannot publish yet: %r", self._service, exc)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, self._max_backoff)
+                    continue
+                backoff = 0.1
+                if published == self._batch_size:
+                    continue
+                await self._wait_for_work()
+                # Losing the lock connection frees the lock for a standby: stop leading at once.
+                await lock_conn.scalar(text("SELECT 1"))
+                if loop.time() >= next_purge:
+                    await self._purge_published()
+                    next_purge = loop.time() + _PURGE_EVERY
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
+
+    async def _publish_batch(self) -> int:
+        async with self._sessionmaker.begin() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        outbox.c.id,
+                        outbox.c.topic,
+                        outbox.c.key,
+                        outbox.c.payload,
+                        outbox.c.event_type,
+                    )
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._send(rows)
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=func.now())
+            )
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+        return len(rows)
+
+    async def _send(self, rows: Sequence[Any]) -> None:
+        try:
+            async with asyncio.timeout(30):
+                producer = await self._publisher.producer()
+                acks = [
+                    await producer.send(
+                        row.topic,
+                        value=row.payload,
+                        key=row.key.encode() if row.key is not None else None,
+                        headers=[
+                            ("content-type", CONTENT_TYPE),
+                            ("ce_type", row.event_type.encode()),
+                        ],
+                    )
+                    for row in rows
+                ]
+                await asyncio.gather(*acks)
+        except (KafkaError, TimeoutError):
+            await self._publisher.reset()
+            raise
+
+    async def _purge_published(self) -> None:
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                delete(outbox).where(
+                    outbox.c.published_at < func.now() - self._retention,
+                )
+            )
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _wait_for_work(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._idle_poll):
+                await self._wake.wait()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+
+    def _set_active(self, active: bool) -> None:
+        self.active = active
+        RELAY_ACTIVE.labels(self._service).set(1 if active else 0)

@@ -1,0 +1,111 @@
+"""A service's moving parts for one process lifetime: engine, producer, relay and consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from atende_events.consumer import ConsumerRunner, Handler
+from atende_events.db import make_engine
+from atende_events.envelope import EventData
+from atende_events.kafka import Publisher
+from atende_events.outbox import OutboxRelay
+from atende_events.settings import ServiceSettings
+from atende_events.web import RequestContextMiddleware, install_problem_handlers, ops_router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a running service instance holds; kept on `app.state.runtime`."""
+
+    service: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    publisher: Publisher
+    relay: OutboxRelay
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+
+    async def database_ready(self) -> bool:
+        """Tell whether the database answers a trivial query."""
+        try:
+            async with asyncio.timeout(2), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+        return True
+
+    async def kafka_ready(self) -> bool:
+        """Tell whether Kafka answers a metadata request."""
+        return await self.publisher.reachable()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    service: str,
+    settings: ServiceSettings,
+    *,
+    handlers: Mapping[type[EventData], Handler] | None = None,
+) -> AsyncIterator[Runtime]:
+    """Start the service's engine, outbox relay and consumer; stop them in reverse order."""
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    publisher = Publisher(settings.kafka_bootstrap, client_id=f"atende-{service}")
+    relay = OutboxRelay(
+        service=service,
+        engine=engine,
+        publisher=publisher,
+        batch_size=settings.relay_batch_size,
+    )
+    runtime = Runtime(
+        service=service,
+        engine=engine,
+        sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
+        publisher=publisher,
+        relay=relay,
+    )
+    if handlers:
+        topics = sorted({model.topic for model in handlers})
+        runtime.consumers.append(
+            ConsumerRunner(
+                name=settings.consumer_group or f"atende-{service}",
+                bootstrap_servers=settings.kafka_bootstrap,
+                topics=topics,
+                sessionmaker=runtime.sessionmaker,
+                handlers=handlers,
+                publisher=publisher,
+            )
+        )
+    relay.start()
+    for consumer in runtime.consumers:
+        consumer.start()
+    log.info("%s started", service)
+    try:
+        yield runtime
+    finally:
+        # Drain: consumers finish the record under way and commit, the relay its batch.
+        for consumer in runtime.consumers:
+            await consumer.stop()
+        await relay.stop()
+        await publisher.close()
+        await engine.dispose()
+        log.info("%s stopped", service)
+
+
+def install(app: FastAPI, service: str) -> None:
+    """Give the app the shared operational surface: errors, health, readiness, metrics, logs."""
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=service)
+
+    def runtime_of(request: Request) -> Runtime:
+        runtime: Runtime = request.app.state.runtime
+        return runtime
+
+    app.include_router(ops_router(runtime_of))

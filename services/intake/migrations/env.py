@@ -1,0 +1,14 @@
+"""Alembic environment of the intake service."""
+
+from alembic import context
+
+from atende_events import db
+from atende_events.migrations import run_migrations
+from intake.config import Settings
+from intake.models import Base
+
+run_migrations(
+    context,
+    [Base.metadata, db.metadata],
+    default_url=Settings().database_url,
+)

@@ -1,0 +1,3 @@
+"""Atende intake service: one front door for every channel, protocol numbers, party timeline."""
+
+SERVICE = "intake"

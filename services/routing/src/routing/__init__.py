@@ -1,0 +1,3 @@
+"""Atende routing service. Skill queues, agents and assignments."""
+
+SERVICE = "routing"

@@ -1,0 +1,3 @@
+"""Atende sla service. Regulatory and operational deadline clocks on business calendars."""
+
+SERVICE = "sla"

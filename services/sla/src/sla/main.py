@@ -1,0 +1,33 @@
+"""The sla app: create_app(settings) and the lifespan that runs its relay and consumers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from atende_events.runtime import install, running
+from atende_events.web import configure_logging
+from sla import SERVICE
+from sla.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the sla app; `uvicorn sla.main:create_app --factory` serves it."""
+    settings = settings or Settings()
+    configure_logging(SERVICE, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(SERVICE, settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="Atende sla",
+        version="0.1.0",
+        description="Regulatory and operational deadline clocks on business calendars.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install(app, SERVICE)
+    return app

@@ -1,0 +1,206 @@
+"""The consumer runner against the real broker and database: retries, DLQ, redelivery, crashes."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende_events.consumer import ConsumerRunner
+from atende_events.envelope import Envelope, encode
+from atende_events.intake import InteractionReceived
+from atende_events.kafka import Publisher
+from atende_events.samples import sample_event
+from atende_events.topics import dlq_topic
+from tests.events.integration.conftest import effects
+from tests.infra import KAFKA_BOOTSTRAP, eventually, random_topic, read_topic
+
+RECEIVED = InteractionReceived.event_type
+
+
+def received_event() -> Envelope[Any]:
+    """A valid interaction.received event with a fresh id."""
+    return sample_event(RECEIVED).model_copy(update={"id": uuid.uuid4()})
+
+
+class FlakyHandler:
+    """Records an effect per event; fails the first `failures[event_id]` times it sees an event."""
+
+    def __init__(self, failures: dict[uuid.UUID, int] | None = None) -> None:
+        self.failures = dict(failures or {})
+        self.calls: Counter[uuid.UUID] = Counter()
+
+    async def __call__(self, event: Envelope[Any], session: AsyncSession) -> None:
+        self.calls[event.id] += 1
+        await session.execute(insert(effects).values(event_id=event.id, note="handled"))
+        if self.calls[event.id] <= self.failures.get(event.id, 0):
+            raise RuntimeError(f"deliberate failure {self.calls[event.id]} of {event.id}")
+
+
+@asynccontextmanager
+async def consuming(
+    topic: str,
+    handler: Callable[..., Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    *,
+    group: str | None = None,
+    max_attempts: int = 3,
+) -> AsyncIterator[ConsumerRunner]:
+    runner = ConsumerRunner(
+        name=group or f"test-{uuid.uuid4().hex[:8]}",
+        bootstrap_servers=KAFKA_BOOTSTRAP,
+        topics=[topic],
+        sessionmaker=sessionmaker,
+        handlers={InteractionReceived: handler},
+        publisher=publisher,
+        max_attempts=max_attempts,
+        first_backoff=0.01,
+        max_backoff=0.05,
+    )
+    runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+
+
+async def publish(publisher: Publisher, topic: str, event: Envelope[Any]) -> None:
+    await publisher.send_and_wait(topic, encode(event), key=str(event.subject).encode())
+
+
+async def effect_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[uuid.UUID, int]:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(effects.c.event_id, func.count()).group_by(effects.c.event_id)
+        )
+        return {event_id: int(count) for event_id, count in rows.all()}
+
+
+async def test_a_handler_that_fails_twice_succeeds_on_retry_with_one_effect(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic()
+    event = received_event()
+    handler = FlakyHandler(failures={event.id: 2})
+    async with consuming(topic, handler, sessionmaker, publisher):
+        await publish(publisher, topic, event)
+        counts = await eventually(lambda: effect_counts(sessionmaker), what="the effect")
+    assert handler.calls[event.id] == 3
+    # The two failed attempts rolled back their effect together with their inbox claim.
+    assert counts == {event.id: 1}
+    assert await read_topic(dlq_topic(topic), at_least=0, within=1) == []
+
+
+async def test_a_record_that_always_fails_goes_to_the_dlq_and_the_next_is_handled(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    poison, good = received_event(), received_event()
+    handler = FlakyHandler(failures={poison.id: 1_000})
+    async with consuming(topic, handler, sessionmaker, publisher, max_attempts=3):
+        await publish(publisher, topic, poison)
+        await publish(publisher, topic, good)
+        counts = await eventually(
+            lambda: _has(effect_counts(sessionmaker), good.id), what="the good event's effect"
+        )
+    assert counts == {good.id: 1}
+    assert handler.calls[poison.id] == 3
+    [dead] = await read_topic(dlq_topic(topic), at_least=1)
+    headers = dict(dead.headers)
+    assert dead.value == encode(poison)
+    assert headers["dlq.original_topic"] == topic.encode()
+    assert headers["dlq.original_partition"] == b"0"
+    assert headers["dlq.original_offset"] == b"0"
+    assert headers["dlq.attempts"] == b"3"
+    assert b"deliberate failure 3" in headers["dlq.error"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"not json", b"[1, 2]", b'{"specversion": "1.0"}', b""],
+    ids=["not-json", "json-list", "no-attributes", "empty"],
+)
+async def test_an_undecodable_record_goes_to_the_dlq_at_once(
+    raw: bytes, sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    good = received_event()
+    handler = FlakyHandler()
+    async with consuming(topic, handler, sessionmaker, publisher):
+        await publisher.send_and_wait(topic, raw, key=b"k")
+        await publish(publisher, topic, good)
+        await eventually(lambda: _has(effect_counts(sessionmaker), good.id), what="the good event")
+    [dead] = await read_topic(dlq_topic(topic), at_least=1)
+    assert dead.value == raw
+    assert dict(dead.headers)["dlq.attempts"] == b"1"
+    assert dict(dead.headers)["dlq.error_type"] in (b"DecodeError", b"UnknownEventType")
+
+
+async def test_a_redelivered_event_changes_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    event, marker = received_event(), received_event()
+    handler = FlakyHandler()
+    async with consuming(topic, handler, sessionmaker, publisher):
+        for _ in range(3):
+            await publish(publisher, topic, event)
+        await publish(publisher, topic, marker)
+        counts = await eventually(
+            lambda: _has(effect_counts(sessionmaker), marker.id), what="the marker event"
+        )
+    assert counts == {event.id: 1, marker.id: 1}
+    assert handler.calls[event.id] == 1
+
+
+async def test_a_crash_between_db_commit_and_offset_commit_duplicates_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic = await random_topic(partitions=1)
+    group = f"test-crash-{uuid.uuid4().hex[:8]}"
+    events = [received_event() for _ in range(5)]
+    for event in events:
+        await publish(publisher, topic, event)
+
+    async def crash(self: ConsumerRunner, *args: object) -> None:
+        raise RuntimeError("the process died before committing offsets")
+
+    first_handler = FlakyHandler()
+    with monkeypatch.context() as patch:
+        patch.setattr(ConsumerRunner, "_commit_offsets", crash)
+        runner = ConsumerRunner(
+            name=group,
+            bootstrap_servers=KAFKA_BOOTSTRAP,
+            topics=[topic],
+            sessionmaker=sessionmaker,
+            handlers={InteractionReceived: first_handler},
+            publisher=publisher,
+        )
+        with pytest.raises(RuntimeError, match="died before committing"):
+            await runner.run()
+    assert sum(first_handler.calls.values()) == 5, "the crashed consumer handled the batch"
+
+    second_handler = FlakyHandler()
+    async with consuming(topic, second_handler, sessionmaker, publisher, group=group):
+        marker = received_event()
+        await publish(publisher, topic, marker)
+        counts = await eventually(
+            lambda: _has(effect_counts(sessionmaker), marker.id), what="the marker after restart"
+        )
+    # The five events came back (their offsets were never committed) and were recognised.
+    assert counts == {**dict.fromkeys((event.id for event in events), 1), marker.id: 1}
+    assert dict(second_handler.calls) == {marker.id: 1}
+
+
+async def _has(counts_coro: Any, event_id: uuid.UUID) -> dict[uuid.UUID, int] | None:
+    counts: dict[uuid.UUID, int] = await counts_coro
+    return counts if event_id in counts else None

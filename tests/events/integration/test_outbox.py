@@ -1,0 +1,199 @@
+"""The outbox relay against the real broker and database: order, outages, fail-over."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from atende_events.db import outbox
+from atende_events.envelope import Envelope, decode
+from atende_events.kafka import Publisher
+from atende_events.outbox import OutboxRelay, add_event, relay_lock_key
+from atende_events.registry import model_for
+from atende_events.samples import SAMPLES, sample_event
+from tests.infra import KAFKA_BOOTSTRAP, ROOT, eventually, read_topic
+
+INFRA = ROOT / "deploy" / "local" / "infra.sh"
+
+
+def event_for(interaction_id: uuid.UUID, event_type: str) -> Envelope[Any]:
+    """A sample event of the type, about the given interaction when the type has one."""
+    if "interaction_id" in SAMPLES_FIELDS[event_type]:
+        return sample_event(event_type, interaction_id=interaction_id)
+    return sample_event(event_type)
+
+
+SAMPLES_FIELDS = {name: set(model_for(name).model_fields) for name in SAMPLES}
+
+
+@asynccontextmanager
+async def relaying(engine: AsyncEngine, service: str, **options: Any) -> AsyncIterator[OutboxRelay]:
+    publisher = Publisher(KAFKA_BOOTSTRAP, client_id=service)
+    relay = OutboxRelay(service=service, engine=engine, publisher=publisher, **options)
+    relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+        await publisher.close()
+
+
+async def write(
+    sessionmaker: async_sessionmaker[AsyncSession], events: list[Envelope[Any]]
+) -> None:
+    async with sessionmaker.begin() as session:
+        for event in events:
+            await add_event(session, event)
+
+
+async def pending(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+        return int(count or 0)
+
+
+async def test_every_event_type_is_published_once_and_in_order_per_interaction(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    interactions = [uuid.uuid4() for _ in range(4)]
+    by_topic: dict[str, list[Envelope[Any]]] = defaultdict(list)
+    for _ in range(3):
+        batch = [
+            event_for(interaction, event_type)
+            for interaction in interactions
+            for event_type in SAMPLES
+        ]
+        for event in batch:
+            by_topic[type(event.data).topic].append(event)
+        await write(sessionmaker, batch)
+
+    async with relaying(engine, f"svc-{uuid.uuid4().hex[:6]}"):
+        await eventually(lambda: _none_pending(sessionmaker), what="the outbox to drain")
+
+    for topic, sent in by_topic.items():
+        sent_ids = {event.id for event in sent}
+        records = [r for r in await read_topic(topic, at_least=len(sent)) if _id(r) in sent_ids]
+        received = [decode(record.value) for record in records]
+        assert sorted(e.id for e in received) == sorted(sent_ids), f"{topic}: each event once"
+        assert sorted(received, key=_key) == sorted(sent, key=_key), "decoded equal to sent"
+        for interaction in interactions:
+            in_order = [e.id for e in sent if e.subject == str(interaction)]
+            got = [e.id for e in received if e.subject == str(interaction)]
+            assert got == in_order, f"{topic}: order of interaction {interaction}"
+            partitions = {r.partition for r in records if r.key == str(interaction).encode()}
+            assert len(partitions) <= 1, "one interaction's events share a partition"
+
+
+async def test_events_written_while_kafka_is_down_are_published_once_when_it_returns(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    interaction = uuid.uuid4()
+    before = [event_for(interaction, "atende.interaction.received.v1")]
+    during = [event_for(interaction, "atende.interaction.queued.v1") for _ in range(50)]
+    async with relaying(engine, f"svc-{uuid.uuid4().hex[:6]}", max_backoff=1.0):
+        await write(sessionmaker, before)
+        await eventually(lambda: _none_pending(sessionmaker), what="the first event")
+        await _infra("kafka-down")
+        try:
+            await write(sessionmaker, during)
+            await asyncio.sleep(2)  # the relay tries, fails and backs off while the broker is down
+            assert await pending(sessionmaker) == len(during)
+        finally:
+            await _infra("kafka-up")
+        await eventually(
+            lambda: _none_pending(sessionmaker),
+            within=90,
+            what="the outbox to drain after restart",
+        )
+
+    ids = [event.id for event in before + during]
+    records = await read_topic("atende.interactions.v1", at_least=1)
+    published = [_id(r) for r in records if _id(r) in set(ids)]
+    assert sorted(published) == sorted(ids), "every event exactly once"
+    assert published == ids, "in the order written"
+
+
+async def test_only_one_relay_is_active_and_a_standby_takes_over_when_it_dies(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    url = engine.url.render_as_string(hide_password=False)
+    leader = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("relay_process.py")),
+        url,
+        KAFKA_BOOTSTRAP,
+        service,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        await eventually(lambda: _lock_held(engine, service), what="the subprocess relay to lead")
+        async with relaying(engine, service, standby_poll=0.5) as standby:
+            interaction = uuid.uuid4()
+            first = [event_for(interaction, "atende.interaction.received.v1")]
+            await write(sessionmaker, first)
+            await eventually(lambda: _none_pending(sessionmaker), what="the leader to publish")
+            assert not standby.active
+
+            leader.send_signal(signal.SIGKILL)
+            await leader.wait()
+            started = asyncio.get_running_loop().time()
+            await eventually(lambda: _true(standby.active), within=10, what="the standby to lead")
+            takeover = asyncio.get_running_loop().time() - started
+
+            second = [event_for(interaction, "atende.interaction.queued.v1") for _ in range(10)]
+            await write(sessionmaker, second)
+            await eventually(lambda: _none_pending(sessionmaker), what="the new leader to publish")
+        assert takeover < 5
+    finally:
+        if leader.returncode is None:
+            leader.kill()
+            await leader.wait()
+
+    ids = [event.id for event in first + second]
+    records = await read_topic("atende.interactions.v1", at_least=1)
+    assert [_id(r) for r in records if _id(r) in set(ids)] == ids
+
+
+async def _none_pending(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    return await pending(sessionmaker) == 0
+
+
+async def _lock_held(engine: AsyncEngine, service: str) -> bool:
+    """Tell whether another session holds the service's relay lock (by trying to take it)."""
+    key = {"key": relay_lock_key(service)}
+    async with engine.connect() as conn:
+        got = await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
+        if got:
+            await conn.scalar(text("SELECT pg_advisory_unlock(:key)"), key)
+    return not got
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _infra(command: str) -> None:
+    process = await asyncio.create_subprocess_exec("bash", str(INFRA), command)
+    assert await process.wait() == 0, f"infra.sh {command} failed"
+
+
+def _id(record: Any) -> uuid.UUID:
+    return decode(record.value).id
+
+
+def _key(event: Envelope[Any]) -> uuid.UUID:
+    return event.id
