@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 
 from atende_events.kafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition, ensure_topics
-from atende_events.topics import TopicSpec, dlq_topic
+from atende_events.topics import TopicSpec, dlq_topic, topic_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_BOOTSTRAP = os.environ.get("ATENDE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
@@ -71,6 +71,16 @@ def alembic_config(service: str, url: str) -> Config:
 async def migrate(service: str, url: str, revision: str = "head") -> None:
     """Upgrade the database to the revision with the service's own migrations."""
     await asyncio.to_thread(command.upgrade, alembic_config(service, url), revision)
+
+
+async def fresh_namespace(partitions: int = 3) -> str:
+    """Create every contract topic (and DLQ) under a new random prefix; return the prefix.
+
+    A service built with `topic_namespace=<prefix>` publishes and consumes only there.
+    """
+    namespace = f"t{uuid.uuid4().hex[:10]}."
+    await ensure_topics(KAFKA_BOOTSTRAP, topic_specs(partitions, namespace=namespace))
+    return namespace
 
 
 async def random_topic(partitions: int = 3, *, with_dlq: bool = True) -> str:

@@ -6,15 +6,18 @@ import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from alembic import command
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from tests.infra import KAFKA_BOOTSTRAP, alembic_config, migrate, scratch_database
+from atende_events.runtime import Runtime
+from tests.infra import KAFKA_BOOTSTRAP, alembic_config, fresh_namespace, migrate, scratch_database
 
 
 async def check_migration_stairway(service: str) -> None:
@@ -42,11 +45,13 @@ async def _tables(url: str) -> set[str]:
         await engine.dispose()
 
 
-def build_app(service: str, database_url: str) -> FastAPI:
+def build_app(service: str, database_url: str, **overrides: Any) -> FastAPI:
     """Build the service's app through its own create_app and Settings."""
     main = importlib.import_module(f"{service}.main")
     config = importlib.import_module(f"{service}.config")
-    settings = config.Settings(database_url=database_url, kafka_bootstrap=KAFKA_BOOTSTRAP)
+    settings = config.Settings(
+        database_url=database_url, kafka_bootstrap=KAFKA_BOOTSTRAP, **overrides
+    )
     app: FastAPI = main.create_app(settings)
     return app
 
@@ -58,6 +63,48 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@dataclass
+class RunningService:
+    """A service running in-process on its own database and topic namespace."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    namespace: str
+    database_url: str
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self.runtime.sessionmaker
+
+
+@asynccontextmanager
+async def running_service(
+    service: str, *, namespace: str | None = None, **overrides: Any
+) -> AsyncIterator[RunningService]:
+    """Run a service on a fresh migrated database, relay and consumers included.
+
+    Services that should see each other's events in one test share a namespace (from
+    `fresh_namespace()`); without one the service gets a namespace of its own.
+    """
+    namespace = namespace if namespace is not None else await fresh_namespace()
+    async with scratch_database(service) as url:
+        await migrate(service, url)
+        app = build_app(
+            service,
+            url,
+            topic_namespace=namespace,
+            consumer_group=f"{namespace}atende-{service}",
+            **overrides,
+        )
+        async with serving(app) as client:
+            yield RunningService(app=app, client=client, namespace=namespace, database_url=url)
 
 
 async def check_operational_surface(service: str) -> None:

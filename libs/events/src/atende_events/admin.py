@@ -22,9 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument(
         "--partitions", type=int, default=int(os.environ.get("ATENDE_TOPIC_PARTITIONS", "6"))
     )
+    create.add_argument("--namespace", default="", help="prefix of every topic name (tests)")
     args = parser.parse_args(argv)
+    specs = topic_specs(args.partitions, namespace=args.namespace)
     try:
-        created = asyncio.run(ensure_topics(args.bootstrap, topic_specs(args.partitions)))
+        created = asyncio.run(ensure_topics(args.bootstrap, specs))
     except (KafkaError, OSError, TimeoutError) as exc:
         sys.stderr.write(
             f"cannot create topics on {args.bootstrap}: {exc!r}\n"

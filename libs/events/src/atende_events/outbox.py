@@ -76,6 +76,7 @@ class OutboxRelay:
         service: str,
         engine: AsyncEngine,
         publisher: Publisher,
+        namespace: str = "",
         batch_size: int = 500,
         idle_poll: float = 1.0,
         standby_poll: float = 2.0,
@@ -86,6 +87,7 @@ class OutboxRelay:
         self._engine = engine
         self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         self._publisher = publisher
+        self._namespace = namespace
         self._batch_size = batch_size
         self._idle_poll = idle_poll
         self._standby_poll = standby_poll
@@ -212,7 +214,7 @@ class OutboxRelay:
                 producer = await self._publisher.producer()
                 acks = [
                     await producer.send(
-                        row.topic,
+                        self._namespace + row.topic,
                         value=row.payload,
                         key=row.key.encode() if row.key is not None else None,
                         headers=[

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from atende_events.auth import ApiKeys, refuse_dev_keys
 from atende_events.consumer import ConsumerRunner, Handler
 from atende_events.db import make_engine
 from atende_events.envelope import EventData
@@ -62,6 +63,7 @@ async def running(
         service=service,
         engine=engine,
         publisher=publisher,
+        namespace=settings.topic_namespace,
         batch_size=settings.relay_batch_size,
     )
     runtime = Runtime(
@@ -72,7 +74,7 @@ async def running(
         relay=relay,
     )
     if handlers:
-        topics = sorted({model.topic for model in handlers})
+        topics = sorted({settings.topic_namespace + model.topic for model in handlers})
         runtime.consumers.append(
             ConsumerRunner(
                 name=settings.consumer_group or f"atende-{service}",
@@ -99,8 +101,10 @@ async def running(
         log.info("%s stopped", service)
 
 
-def install(app: FastAPI, service: str) -> None:
-    """Give the app the shared operational surface: errors, health, readiness, metrics, logs."""
+def install(app: FastAPI, service: str, settings: ServiceSettings) -> None:
+    """Give the app the shared operational surface: errors, auth, health, readiness, metrics."""
+    refuse_dev_keys(settings.api_keys, environment=settings.environment)
+    app.state.api_keys = ApiKeys(settings.api_keys)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=service)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,12 +13,25 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore")
 
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="Outside development the service refuses placeholder secrets.",
+    )
+    api_keys: dict[str, set[str]] = Field(
+        default_factory=dict,
+        description='Bearer API keys and their scopes, as JSON: {"<key>": ["<scope>", ...]}.',
+    )
     database_url: str = Field(description="SQLAlchemy URL of the service's own database (asyncpg).")
     kafka_bootstrap: str = Field(
         default="127.0.0.1:19092", description="Kafka bootstrap servers, comma separated."
     )
     consumer_group: str = Field(
         default="", description="Kafka consumer group; defaults to atende-<service>."
+    )
+    topic_namespace: str = Field(
+        default="",
+        pattern=r"^[a-z0-9._-]*$",
+        description="Prefix of every topic name; empty in production, random per test run.",
     )
     db_pool_size: int = Field(default=10, ge=1, le=100)
     log_level: str = Field(default="INFO")

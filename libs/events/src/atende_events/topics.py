@@ -27,8 +27,14 @@ class TopicSpec:
     replication_factor: int = 1
 
 
-def topic_specs(partitions: int, dlq_partitions: int = 1) -> list[TopicSpec]:
-    """List every topic of the contract, with its dead-letter topic."""
-    specs = [TopicSpec(name, partitions) for name in ALL_TOPICS]
-    specs += [TopicSpec(dlq_topic(name), dlq_partitions) for name in ALL_TOPICS]
+def topic_specs(
+    partitions: int, dlq_partitions: int = 1, *, namespace: str = ""
+) -> list[TopicSpec]:
+    """List every topic of the contract, with its dead-letter topic, under a namespace prefix.
+
+    The namespace is empty in production; tests give each run its own, so that parallel test
+    runs and a running `make run` never read each other's events.
+    """
+    specs = [TopicSpec(namespace + name, partitions) for name in ALL_TOPICS]
+    specs += [TopicSpec(dlq_topic(namespace + name), dlq_partitions) for name in ALL_TOPICS]
     return specs

@@ -29,5 +29,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    install(app, SERVICE)
+    install(app, SERVICE, settings)
     return app

@@ -1,0 +1,60 @@
+"""Bearer API keys with scopes, shared by every service's HTTP API."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Mapping, Set
+
+from fastapi import Request
+
+from atende_events.web import ProblemError
+
+DEV_KEY_PREFIX = "dev-"
+
+
+class ApiKeys:
+    """The keys a service accepts and the scopes each grants."""
+
+    def __init__(self, keys: Mapping[str, Set[str]]) -> None:
+        self._keys = [(key.encode(), frozenset(scopes)) for key, scopes in keys.items()]
+
+    def scopes_of(self, presented: str) -> frozenset[str] | None:
+        """Return the scopes of a key, or None when unknown; compares every key in constant time."""
+        candidate = presented.encode()
+        found: frozenset[str] | None = None
+        for key, scopes in self._keys:
+            # No early exit: the time taken must not tell how much of a key was right.
+            if hmac.compare_digest(key, candidate):
+                found = scopes
+        return found
+
+
+def refuse_dev_keys(keys: Mapping[str, Set[str]], *, environment: str) -> None:
+    """Refuse to start outside development with the placeholder keys the defaults carry."""
+    if environment != "development" and any(k.startswith(DEV_KEY_PREFIX) for k in keys):
+        raise ValueError(
+            f"API keys starting with {DEV_KEY_PREFIX!r} are development placeholders; "
+            "configure real keys or set ENVIRONMENT=development"
+        )
+
+
+def require_scope(scope: str) -> Callable[[Request], Awaitable[str]]:
+    """A FastAPI dependency: 401 without a known bearer key, 403 when it lacks the scope."""
+
+    async def dependency(request: Request) -> str:
+        keys: ApiKeys = request.app.state.api_keys
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        scopes = keys.scopes_of(presented.strip()) if scheme.lower() == "bearer" else None
+        if scopes is None:
+            raise ProblemError(
+                401,
+                "Unauthorized",
+                "Send a valid API key as 'Authorization: Bearer <key>'.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if scope not in scopes:
+            raise ProblemError(403, "Forbidden", f"This API key lacks the scope {scope!r}.")
+        return scope
+
+    return dependency
