@@ -63,5 +63,20 @@ test-unit: venv ## Run the unit tests only (no Kafka or PostgreSQL)
 test: venv infra-up lint ## Start the infrastructure if needed, lint, and run every test
 	@$(PY) -m pytest -q
 
-clean: ## Stop everything and remove the data under .run/ (the jar cache is kept)
+run: infra-up migrate ## Start Kafka, PostgreSQL and the five services; print where to look
+	@bash deploy/local/services.sh start
+	@$(PY) deploy/local/banner.py
+
+stop: ## Stop the five services, then Kafka and PostgreSQL
+	@bash deploy/local/services.sh stop
+	@bash $(INFRA) down
+
+status: ## Show what runs: Kafka, PostgreSQL and each service with its readiness
+	@bash $(INFRA) status
+	@bash deploy/local/services.sh status
+
+logs: ## Follow the services' logs
+	@tail -n 20 -F .run/logs/*.log
+
+clean: stop ## Stop everything and remove the data under .run/ (the jar cache is kept)
 	@bash $(INFRA) clean
