@@ -199,6 +199,7 @@ class _CorrelationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self._service
         record.correlation_id = correlation_id.get()
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate
         return True
 
 
