@@ -14,7 +14,7 @@ def main() -> None:
     for service in SERVICES:
         settings = importlib.import_module(f"{service}.config").Settings()
         base = f"http://127.0.0.1:{settings.port}"
-        lines.append(f"  {service:<10} {base}/docs   (ready: {base}/readyz, metrics: {base}/metrics)")
+        lines.append(f"  {service:<10} {base}/docs   (readiness {base}/readyz, {base}/metrics)")
         for key, scopes in sorted(settings.api_keys.items()):
             lines.append(f"  {'':<10} dev API key {key}: {', '.join(sorted(scopes))}")
     lines += [
