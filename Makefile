@@ -11,7 +11,7 @@ INFRA := deploy/local/infra.sh
 export ATENDE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(KAFKA_PORT),19092)
 export ATENDE_PG_PORT ?= $(or $(PG_PORT),15432)
 
-.PHONY: help venv infra-up infra-down infra-status topics migrate schemas schemas-check \
+.PHONY: help venv tools infra-up infra-down infra-status topics migrate schemas schemas-check \
         lint fmt test test-unit run stop status logs clean
 
 help: ## List the targets
@@ -25,6 +25,9 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt libs/events/pyproject.t
 	@touch $@
 
 venv: $(VENV)/.installed ## Create .venv with every package, pinned by constraints.txt
+
+tools: ## Install the system tools the tests use (docker-compose's parser) when missing
+	@command -v docker-compose >/dev/null || bash deploy/local/apt.sh docker-compose
 
 infra-up: venv ## Start PostgreSQL and Kafka under .run/ (installing them when missing) and create topics
 	@bash $(INFRA) up
@@ -60,7 +63,7 @@ fmt: venv ## Format and autofix with ruff
 test-unit: venv ## Run the unit tests only (no Kafka or PostgreSQL)
 	@$(PY) -m pytest -q -m "not integration"
 
-test: venv infra-up lint ## Start the infrastructure if needed, lint, and run every test
+test: venv tools infra-up lint ## Start the infrastructure if needed, lint, and run every test
 	@$(PY) -m pytest -q
 
 run: infra-up migrate ## Start Kafka, PostgreSQL and the five services; print where to look

@@ -1,0 +1,31 @@
+# One image per service: docker build --build-arg SERVICE=routing -t atende-routing .
+# The image holds the event library and that one service, installed with the pinned versions.
+FROM python:3.11-slim AS build
+ARG SERVICE
+RUN test -n "$SERVICE" || (echo "pass --build-arg SERVICE=<intake|routing|sla|survey|analytics>" && false)
+WORKDIR /src
+COPY constraints.txt ./
+COPY libs/events ./libs/events
+COPY services/${SERVICE} ./services/${SERVICE}
+RUN python -m venv /opt/atende \
+    && /opt/atende/bin/pip install --no-cache-dir -c constraints.txt ./libs/events ./services/${SERVICE}
+
+FROM python:3.11-slim
+ARG SERVICE
+ENV SERVICE=${SERVICE} \
+    PATH=/opt/atende/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PORT=8000
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin atende
+COPY --from=build /opt/atende /opt/atende
+COPY services/${SERVICE}/alembic.ini /app/alembic.ini
+COPY services/${SERVICE}/migrations /app/migrations
+COPY deploy/docker/entrypoint.sh /usr/local/bin/atende
+WORKDIR /app
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"]
+ENTRYPOINT ["atende"]
+CMD ["serve"]
