@@ -1,8 +1,50 @@
-"""Configuration of the intake service, from environment variables prefixed INTAKE_."""
+"""Configuration of the intake service, from environment variables prefixed INTAKE_.
 
+Scopes of intake's API (INTAKE_API_KEYS maps each bearer key to its scopes):
+
+- `interactions:write`: register interactions (`POST /v1/interactions`); channel front ends and the
+  survey service (which opens follow-ups).
+- `interactions:read`: read an interaction with its history and a party's timeline; agent desktops.
+- `parties:read`: read a party's contact data (name, e-mail, phone); the survey service.
+- `track:read`: follow one request by protocol and party id (`GET /v1/track/...`); the portal where
+  people follow their own requests, which must see nothing else.
+
+Development keys (refused when INTAKE_ENVIRONMENT is not development):
+
+- `dev-intake-admin`: every scope.
+- `dev-intake-survey`: interactions:write, interactions:read, parties:read.
+- `dev-intake-reader`: interactions:read.
+- `dev-intake-portal`: track:read.
+"""
+
+from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from atende_events.auth import DEV_KEY_PREFIX
 from atende_events.settings import ServiceSettings
+
+SCOPES = ("interactions:write", "interactions:read", "parties:read", "track:read")
+
+DEV_API_KEYS: dict[str, set[str]] = {
+    "dev-intake-admin": set(SCOPES),
+    "dev-intake-survey": {"interactions:write", "interactions:read", "parties:read"},
+    "dev-intake-reader": {"interactions:read"},
+    "dev-intake-portal": {"track:read"},
+}
+
+QUEUE_LABELS = {
+    "adesoes": "Adesões",
+    "dividas": "Negociação de dívidas",
+    "prestadores": "Atendimento a prestadores",
+    "autorizacoes": "Autorizações",
+    "ouvidoria": "Ouvidoria",
+    "saude": "Orientação em saúde",
+    "sucesso_cliente": "Sucesso do cliente",
+    "geral": "Atendimento geral",
+}
 
 
 class Settings(ServiceSettings):
@@ -12,3 +54,60 @@ class Settings(ServiceSettings):
 
     database_url: str = "postgresql+asyncpg://atende:atende@127.0.0.1:15432/intake"
     port: int = 8001
+    api_keys: dict[str, set[str]] = Field(
+        default_factory=lambda: {key: set(scopes) for key, scopes in DEV_API_KEYS.items()},
+        description=(
+            'Bearer API keys and their scopes, as JSON: {"<key>": ["<scope>", ...]}. Scopes: '
+            "interactions:write, interactions:read, parties:read, track:read. The defaults are "
+            "development keys: dev-intake-admin (all), dev-intake-survey (interactions:write, "
+            "interactions:read, parties:read), dev-intake-reader (interactions:read), "
+            "dev-intake-portal (track:read)."
+        ),
+    )
+    ans_registry: str = Field(
+        default="345678",
+        pattern=r"^[0-9]{6}$",
+        description="The operator's ANS registry number: the first 6 digits of every protocol.",
+    )
+    time_zone: str = Field(
+        default="America/Sao_Paulo",
+        description="The operator's time zone: the date in a protocol number is the day there.",
+    )
+    pseudonym_key: str = Field(
+        default="dev-intake-pseudonym-key-not-for-production",
+        description=(
+            "Secret (at least 32 bytes) keying the party_ref pseudonyms in events; "
+            "the dev- default is refused outside development."
+        ),
+    )
+    idempotency_ttl_hours: int = Field(
+        default=48,
+        ge=24,
+        description="Hours an Idempotency-Key is honoured (at least 24); older keys are purged.",
+    )
+    queue_labels: dict[str, str] = Field(
+        default_factory=lambda: dict(QUEUE_LABELS),
+        description="What a person following a request sees for each queue id, as JSON.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _real_pseudonym_key(self) -> Self:
+        if len(self.pseudonym_key.encode()) < 32:
+            raise ValueError("INTAKE_PSEUDONYM_KEY must have at least 32 bytes")
+        if self.environment != "development" and self.pseudonym_key.startswith(DEV_KEY_PREFIX):
+            raise ValueError(
+                "INTAKE_PSEUDONYM_KEY is a development placeholder; configure a real secret"
+            )
+        return self

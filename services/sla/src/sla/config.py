@@ -1,8 +1,13 @@
 """Configuration of the sla service, from environment variables prefixed SLA_."""
 
+from importlib import resources
+
+import yaml
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from atende_events.settings import ServiceSettings
+from sla.domain.book import PolicyBook, load_book
 
 
 class Settings(ServiceSettings):
@@ -12,3 +17,24 @@ class Settings(ServiceSettings):
 
     database_url: str = "postgresql+asyncpg://atende:atende@127.0.0.1:15432/sla"
     port: int = 8003
+    api_keys: dict[str, set[str]] = Field(
+        default_factory=lambda: {"dev-sla-admin": {"sla:read", "sla:write"}},
+        description="Bearer API keys and their scopes (sla:read, sla:write), as JSON.",
+    )
+    policies_path: str | None = Field(
+        default=None,
+        description="A YAML policy book replacing the packaged one (sla/policies.yaml).",
+    )
+    timer_interval: float = Field(
+        default=0.5, gt=0, le=60, description="Seconds between two looks for due deadlines."
+    )
+    timer_batch_size: int = Field(default=200, ge=1, le=10_000)
+
+    def policy_book(self) -> PolicyBook:
+        """Read and validate the policy book in force; raise when it is not valid."""
+        if self.policies_path is None:
+            text = resources.files("sla").joinpath("policies.yaml").read_text(encoding="utf-8")
+        else:
+            with open(self.policies_path, encoding="utf-8") as book:
+                text = book.read()
+        return load_book(yaml.safe_load(text))

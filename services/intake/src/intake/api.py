@@ -1,0 +1,277 @@
+"""Intake's HTTP API; each route opens and commits the transaction of its request."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atende_events.auth import require_scope
+from atende_events.intake import PartyKind
+from atende_events.runtime import Runtime
+from atende_events.web import ProblemError, correlation_id, problem
+from intake import domain, service
+from intake.config import Settings
+from intake.schemas import (
+    InteractionCreated,
+    InteractionIn,
+    InteractionOut,
+    PartyOut,
+    Timeline,
+    Tracking,
+)
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+_TOKEN = re.compile(r"^[!-~]{1,256}$")
+
+INTERACTIONS_REGISTERED = Counter(
+    "atende_intake_interactions_registered_total",
+    "Interactions registered (committed), by channel; replays are not counted.",
+    ["channel"],
+)
+
+router = APIRouter(prefix="/v1")
+
+CanWrite = Depends(require_scope("interactions:write"))
+CanRead = Depends(require_scope("interactions:read"))
+CanReadParties = Depends(require_scope("parties:read"))
+CanTrack = Depends(require_scope("track:read"))
+
+
+def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """Give the session factory of the running service."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.sessionmaker
+
+
+def settings_of(request: Request) -> Settings:
+    """Give the settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+PartyIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(sessions)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
+
+
+def _client_of(request: Request) -> str:
+    """Name the caller by a hash of its API key, so idempotency keys are per caller."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _correlation() -> str | None:
+    cid = correlation_id.get()
+    return cid if cid is not None and _TOKEN.fullmatch(cid) else None
+
+
+@router.post(
+    "/interactions",
+    status_code=201,
+    response_model=InteractionCreated,
+    dependencies=[CanWrite],
+    summary="Register an interaction from any channel and give it a protocol number.",
+    responses={
+        200: {"description": "A retry with the same Idempotency-Key and body: the first answer."},
+        409: {"description": "The Idempotency-Key was used with another body."},
+        413: {"description": "The body is too large."},
+        422: {"description": "Invalid fields, an unknown related_protocol, or unknown fields."},
+        503: {"description": "The database is unreachable; nothing was recorded. Retry."},
+    },
+)
+async def post_interaction(
+    body: InteractionIn,
+    request: Request,
+    sessionmaker: Sessions,
+    settings: AppSettings,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> JSONResponse:
+    """Register an interaction; answer 201 only after it and its event are committed.
+
+    With an `Idempotency-Key`, a retry of the same body answers 200 with the first answer and
+    the header `Idempotent-Replayed: true`; the same key with another body answers 409.
+    """
+    now = datetime.now(UTC)
+    client = _client_of(request)
+    fingerprint = domain.fingerprint(body.model_dump(mode="json"))
+    async with sessionmaker.begin() as session:
+        if idempotency_key is not None:
+            earlier = await service.claim_idempotency_key(
+                session,
+                client=client,
+                key=idempotency_key,
+                fingerprint=fingerprint,
+                now=now,
+                ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            )
+            if earlier is not None:
+                if earlier.fingerprint != fingerprint:
+                    raise ProblemError(
+                        409,
+                        "Idempotency-Key reused",
+                        "This Idempotency-Key was used with a different request body.",
+                    )
+                return JSONResponse(
+                    earlier.answer, status_code=200, headers={REPLAYED_HEADER: "true"}
+                )
+        created = await service.register_interaction(
+            session, request=body, settings=settings, now=now, correlation_id=_correlation()
+        )
+        answer = created.model_dump(mode="json")
+        if idempotency_key is not None:
+            await service.remember_answer(
+                session, client=client, key=idempotency_key, status_code=201, answer=answer
+            )
+    INTERACTIONS_REGISTERED.labels(body.channel.value).inc()
+    return JSONResponse(
+        answer, status_code=201, headers={"Location": f"/v1/interactions/{created.id}"}
+    )
+
+
+@router.get(
+    "/interactions/{reference}",
+    response_model=InteractionOut,
+    dependencies=[CanRead],
+    summary="An interaction by id or protocol, with its status, deadlines and history.",
+)
+async def get_interaction(reference: str, sessionmaker: Sessions) -> InteractionOut:
+    """Show one interaction, found by its id or its protocol number."""
+    async with sessionmaker.begin() as session:
+        interaction = await service.find_interaction(session, reference)
+        if interaction is None:
+            raise ProblemError(404, "Not found", "No interaction has this id or protocol.")
+        return await service.interaction_view(session, interaction)
+
+
+@router.get(
+    "/parties/{kind}/{party_id}/timeline",
+    response_model=Timeline,
+    dependencies=[CanRead],
+    summary="Every interaction of a party across channels, newest first (cursor pagination).",
+)
+async def get_timeline(
+    kind: PartyKind,
+    party_id: PartyIdPath,
+    sessionmaker: Sessions,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Timeline:
+    """Page through a party's interactions, newest first."""
+    after = None
+    if cursor is not None:
+        after = domain.decode_cursor(cursor)
+        if after is None:
+            raise ProblemError(
+                422,
+                "Invalid request",
+                "Invalid fields: cursor.",
+                errors=[
+                    {
+                        "field": "cursor",
+                        "location": "query",
+                        "message": "Not a cursor this service gave.",
+                        "type": "invalid_cursor",
+                    }
+                ],
+            )
+    async with sessionmaker.begin() as session:
+        return await service.party_timeline(
+            session, kind=kind.value, party_id=party_id, cursor=after, limit=limit
+        )
+
+
+@router.get(
+    "/parties/{kind}/{party_id}",
+    response_model=PartyOut,
+    dependencies=[CanReadParties],
+    summary="A party's contact data (name, e-mail, phone).",
+)
+async def get_party(kind: PartyKind, party_id: PartyIdPath, sessionmaker: Sessions) -> PartyOut:
+    """Give a party's contact data to a service allowed to contact them."""
+    async with sessionmaker.begin() as session:
+        party = await service.party_contact(session, kind=kind.value, party_id=party_id)
+    if party is None:
+        raise ProblemError(404, "Not found", "No party with this kind and id.")
+    return party
+
+
+@router.get(
+    "/track/{protocol}",
+    response_model=Tracking,
+    dependencies=[CanTrack],
+    summary="A person follows their own request: status, queue, dates and deadlines only.",
+)
+async def track(
+    protocol: str,
+    party_id: Annotated[str, Query(min_length=1, max_length=64)],
+    sessionmaker: Sessions,
+    settings: AppSettings,
+) -> Tracking:
+    """Show a request to its own party; anyone else learns nothing, not even that it exists."""
+    found = None
+    if domain.parse_protocol(protocol) is not None:
+        async with sessionmaker.begin() as session:
+            found = await service.tracking(
+                session, protocol=protocol, party_id=party_id, queue_labels=settings.queue_labels
+            )
+    if found is None:
+        raise ProblemError(404, "Not found", "No request with this protocol for this party.")
+    return found
+
+
+class BodyLimit:
+    """Refuse request bodies beyond a size with 413 before anything parses them."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self._app = app
+        self._max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self._app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self._app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413,
+            "Request body too large",
+            f"The request body exceeds {self._max_bytes} bytes.",
+            max_bytes=self._max_bytes,
+        )
+        await response(scope, receive, send)

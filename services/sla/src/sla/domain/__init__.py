@@ -1,0 +1,1 @@
+"""The functional core of sla: business calendars, policies and clock arithmetic."""
