@@ -12,7 +12,7 @@ export ATENDE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(KAFKA_PORT),19092)
 export ATENDE_PG_PORT ?= $(or $(PG_PORT),15432)
 
 .PHONY: help venv tools infra-up infra-down infra-status topics migrate schemas schemas-check \
-        lint fmt test test-unit run stop status logs clean
+        lint fmt test test-unit run stop status logs bench bench-quick clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ schemas-check: venv ## Fail when the committed schemas differ from the code or c
 lint: venv ## ruff (lint and format check) and mypy --strict
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy libs/events/src $(foreach s,$(SERVICES),services/$(s)/src) tests
+	@$(VENV)/bin/mypy libs/events/src $(foreach s,$(SERVICES),services/$(s)/src) tests bench
 
 fmt: venv ## Format and autofix with ruff
 	@$(VENV)/bin/ruff format .
@@ -80,6 +80,12 @@ status: ## Show what runs: Kafka, PostgreSQL and each service with its readiness
 
 logs: ## Follow the services' logs
 	@tail -n 20 -F .run/logs/*.log
+
+bench: venv infra-up ## The full benchmark (about 40 minutes): prints a table, writes bench/results/
+	@$(PY) -m bench.run
+
+bench-quick: venv infra-up ## A 5-minute subset of the benchmark, for a change's before and after
+	@$(PY) -m bench.run --quick
 
 clean: stop ## Stop everything and remove the data under .run/ (the jar cache is kept)
 	@bash $(INFRA) clean

@@ -1,0 +1,1 @@
+"""Atende's benchmark: `make bench` (full) and `make bench-quick` (a 5-minute subset)."""

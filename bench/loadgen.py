@@ -1,0 +1,125 @@
+"""Open-loop HTTP load generator: requests leave on a fixed schedule, whatever the server does.
+
+Latency is measured from each request's *scheduled* departure, so a server that falls behind
+shows up as latency instead of quietly lowering the offered load (no coordinated omission).
+Run as its own process so its CPU use is its own: `python -m bench.loadgen --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from bench.stats import percentile
+
+CHANNELS = ["phone"] * 5 + ["chat"] * 2 + ["web", "app", "email", "whatsapp"]
+SUBJECTS = [
+    ("Segunda via do boleto", "Preciso da segunda via do boleto de pagamento deste mês."),
+    ("Autorização de exame", "Quero saber se a ressonância magnética já foi autorizada."),
+    ("Inclusão de dependente", "Gostaria de incluir minha filha como dependente no plano."),
+    ("Pago de honorarios", "El prestador pregunta por el pago de honorarios atrasado."),
+    ("Kostenübernahme", "Ich möchte wissen, ob die Kosten für die Operation übernommen werden."),
+    ("Network question", "Is the new clinic part of the provider network?"),
+]
+
+
+def interaction_body(rng: random.Random) -> dict[str, Any]:
+    """A realistic interaction as a channel front end posts it (seed 000: 70% members)."""
+    kind = "member" if rng.random() < 0.7 else "provider"
+    subject, description = rng.choice(SUBJECTS)
+    return {
+        "channel": rng.choice(CHANNELS),
+        "party": {
+            "kind": kind,
+            "id": f"{rng.randrange(10**11):011d}",
+            "name": "Maria Silva",
+            "email": "maria.silva@example.org",
+            "phone": "+5511999990000",
+        },
+        "subject": subject,
+        "description": description,
+        "locale": "pt-BR",
+    }
+
+
+async def run(
+    url: str, *, rate: float, duration: float, headers: dict[str, str], seed: int
+) -> dict[str, Any]:
+    """Offer `rate` requests per second for `duration` seconds; return the latency figures."""
+    rng = random.Random(seed)
+    total = int(rate * duration)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        loop = asyncio.get_running_loop()
+
+        async def send(body: dict[str, Any], scheduled: float) -> None:
+            try:
+                response = await client.post(
+                    url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+                )
+                outcome = str(response.status_code) if response.status_code >= 300 else None
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            latencies.append(loop.time() - scheduled)
+            if outcome:
+                errors[outcome] = errors.get(outcome, 0) + 1
+
+        in_flight: set[asyncio.Task[None]] = set()
+        start = loop.time() + 0.2
+        wall = time.perf_counter()
+        for i in range(total):
+            scheduled = start + i / rate
+            delay = scheduled - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(send(interaction_body(rng), scheduled))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        await asyncio.gather(*in_flight)
+        wall = time.perf_counter() - wall
+    latencies.sort()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "offered_rate": rate,
+        "requests": total,
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "achieved_rate": total / wall if wall > 0 else 0.0,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "max_ms": latencies[-1] * 1000 if latencies else float("nan"),
+        "generator_cpu_s": usage.ru_utime + usage.ru_stime,
+        "generator_wall_s": wall,
+    }
+
+
+def main() -> None:
+    """Parse arguments, run the load, print the figures as one JSON object."""
+    parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--rate", type=float, required=True, help="requests per second")
+    parser.add_argument("--duration", type=float, default=60, help="seconds")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value'")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    headers = dict(h.split(": ", 1) for h in args.header)
+    figures = asyncio.run(
+        run(args.url, rate=args.rate, duration=args.duration, headers=headers, seed=args.seed)
+    )
+    sys.stdout.write(json.dumps(figures) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Start Atende's services as real uvicorn processes on their own bench databases and topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from atende_events.kafka import ensure_topics
+from atende_events.topics import topic_specs
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_BOOTSTRAP = os.environ.get("ATENDE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+PG = os.environ.get("ATENDE_PG_DSN_BASE", "postgresql+asyncpg://atende:atende@127.0.0.1:15432")
+PG_ASYNCPG = PG.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceProcess:
+    """One service running under uvicorn for the benchmark."""
+
+    name: str
+    port: int
+    process: asyncio.subprocess.Process
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+async def recreate_database(name: str) -> str:
+    """Drop and create a database for the benchmark; return its SQLAlchemy URL."""
+    admin = await asyncpg.connect(f"{PG_ASYNCPG}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"{PG}/{name}"
+
+
+async def _migrate(service: str, url: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "alembic",
+        "upgrade",
+        "head",
+        cwd=ROOT / "services" / service,
+        env={**os.environ, f"{service.upper()}_DATABASE_URL": url},
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    if await process.wait() != 0:
+        raise RuntimeError(f"migrating {service} failed")
+
+
+async def _ready(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{url}/readyz", timeout=5)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@asynccontextmanager
+async def system(
+    services: list[str], *, settings: Mapping[str, str] | None = None, partitions: int = 6
+) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """Run the services on fresh bench databases and a fresh topic namespace; stop them after."""
+    namespace = f"bench{uuid.uuid4().hex[:6]}."
+    await ensure_topics(KAFKA_BOOTSTRAP, topic_specs(partitions, namespace=namespace))
+    running: dict[str, ServiceProcess] = {}
+    async with AsyncExitStack() as stack:
+        for service in services:
+            url = await recreate_database(f"bench_{service}")
+            await _migrate(service, url)
+            prefix = service.upper()
+            port = free_port()
+            env = {
+                **os.environ,
+                f"{prefix}_DATABASE_URL": url,
+                f"{prefix}_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
+                f"{prefix}_TOPIC_NAMESPACE": namespace,
+                f"{prefix}_CONSUMER_GROUP": f"{namespace}atende-{service}",
+                f"{prefix}_LOG_LEVEL": "WARNING",
+                **{k: v for k, v in (settings or {}).items() if k.startswith(prefix)},
+            }
+            log = open(ROOT / "bench" / "results" / f"{service}.log", "ab")  # noqa: ASYNC230
+            stack.callback(log.close)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"{service}.main:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--no-access-log",
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+            running[service] = ServiceProcess(service, port, process)
+            stack.push_async_callback(_stop, process)
+        for started in running.values():
+            async with asyncio.timeout(60):
+                while not await _ready(started.url):  # noqa: ASYNC110 - polling a process
+                    await asyncio.sleep(0.2)
+        yield running
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(30):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
