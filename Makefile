@@ -26,8 +26,9 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt libs/events/pyproject.t
 
 venv: $(VENV)/.installed ## Create .venv with every package, pinned by constraints.txt
 
-tools: ## Install the system tools the tests use (docker-compose's parser) when missing
+tools: ## Install the system tools the tests use (docker-compose's parser, Chromium) when missing
 	@command -v docker-compose >/dev/null || bash deploy/local/apt.sh docker-compose
+	@test -x /usr/bin/chromium || bash deploy/local/apt.sh chromium
 
 infra-up: venv ## Start PostgreSQL and Kafka under .run/ (installing them when missing) and create topics
 	@bash $(INFRA) up
@@ -54,7 +55,7 @@ schemas-check: venv ## Fail when the committed schemas differ from the code or c
 lint: venv ## ruff (lint and format check) and mypy --strict
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy libs/events/src $(foreach s,$(SERVICES),services/$(s)/src) tests bench
+	@$(VENV)/bin/mypy libs/events/src $(foreach s,$(SERVICES),services/$(s)/src) tests bench simulator
 
 fmt: venv ## Format and autofix with ruff
 	@$(VENV)/bin/ruff format .

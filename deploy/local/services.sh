@@ -2,6 +2,7 @@
 # Start, stop and inspect the five Atende services as background uvicorn processes on 127.0.0.1.
 #
 # Usage: deploy/local/services.sh {start|stop|status}
+# With SIMULATE=1 (the default) `start` also starts the simulator of customers and agents.
 # Each service logs JSON lines to $ATENDE_RUN_DIR/logs/<service>.log and keeps its pid in
 # $ATENDE_RUN_DIR/<service>.pid. Configuration comes from the environment (INTAKE_*, ROUTING_*, ...).
 set -euo pipefail
@@ -16,6 +17,12 @@ STOP_TIMEOUT=30
 
 # service:port, in start order (consumers before producers does not matter: topics persist).
 SERVICES=(intake:8001 routing:8002 sla:8003 survey:8004 analytics:8005)
+
+# A development profile: survey delivers to the simulator's SMTP server and SMS/WhatsApp webhook
+# and sends links seconds (not an hour) after resolution, so a demo shows NPS within minutes.
+export SURVEY_SMTP_PORT="${SURVEY_SMTP_PORT:-8025}"
+export SURVEY_MESSAGE_WEBHOOK_URL="${SURVEY_MESSAGE_WEBHOOK_URL:-http://127.0.0.1:8026/messages}"
+export SURVEY_DISPATCH_DELAY="${SURVEY_DISPATCH_DELAY:-PT20S}"
 
 log() { printf '[services] %s\n' "$*"; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -70,11 +77,26 @@ start() {
   for entry in "${SERVICES[@]}"; do start_one "${entry%%:*}" "${entry##*:}"; done
   for entry in "${SERVICES[@]}"; do wait_ready "${entry%%:*}" "${entry##*:}"; done
   log "all five services answer /healthz"
+  if [[ "${SIMULATE:-1}" == 1 ]]; then start_simulator; fi
+}
+
+start_simulator() {
+  local pid
+  pid="$(pid_of simulator)"
+  if [[ -n "$pid" ]]; then
+    log "simulator already running (pid $pid)"
+    return 0
+  fi
+  (cd "$REPO_DIR" && setsid nohup "$VENV/bin/python" -m simulator \
+    >>"$LOG_DIR/simulator.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/simulator.pid")
+  log "simulator started (log: $LOG_DIR/simulator.log; SIMULATE=0 make run starts without it)"
 }
 
 stop() {
   local entry service pid waited
-  for entry in "${SERVICES[@]}"; do
+  # The simulator first, so that it does not post to services that are going away.
+  for entry in simulator "${SERVICES[@]}"; do
     service="${entry%%:*}"
     pid="$(pid_of "$service")"
     [[ -n "$pid" ]] || { rm -f "$RUN_DIR/$service.pid"; continue; }
@@ -107,6 +129,8 @@ status() {
     ready="$(curl -s --max-time 5 "http://127.0.0.1:$port/readyz" || echo 'no answer')"
     printf '%-10s running  http://127.0.0.1:%s  pid %s  readyz %s\n' "$service:" "$port" "$pid" "$ready"
   done
+  pid="$(pid_of simulator)"
+  printf '%-10s %s\n' "simulator:" "${pid:+running  pid $pid}${pid:-stopped}"
 }
 
 case "${1:-}" in

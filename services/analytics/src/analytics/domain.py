@@ -1,0 +1,191 @@
+"""Pure KPI arithmetic: rates, NPS, the business calendar and the parameters of a KPI request.
+
+The definitions are DESIGN.md section 6. The business calendar here is deliberately small: the
+SLA service owns the real calendars (regional holidays, optional closures); analytics only needs
+"resolved within 2 business days", counted on Mon-Fri 08:00-18:00 in the operator's zone minus
+Brazilian national holidays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+GROUPS = ("channel", "queue", "party_kind", "agent", "day")
+"""The dimensions a KPI request may group by, in the order keys and CSV columns show them."""
+
+BUSINESS_DAYS_TO_RESOLVE = 2
+
+
+@dataclass(frozen=True)
+class NpsCounts:
+    """How many answers fell in each NPS category."""
+
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+
+    @property
+    def responses(self) -> int:
+        """Count every answer."""
+        return self.promoters + self.passives + self.detractors
+
+
+def nps(counts: NpsCounts) -> float | None:
+    """Give 100 x (promoters - detractors) / responses, or None without responses."""
+    if counts.responses == 0:
+        return None
+    return 100.0 * (counts.promoters - counts.detractors) / counts.responses
+
+
+def share(part: int, whole: int) -> float | None:
+    """Give part / whole, or None when there is nothing to divide by."""
+    if whole == 0:
+        return None
+    return part / whole
+
+
+def per_hour(count: int, seconds: float) -> float | None:
+    """Give a count per hour of the given time, or None without time."""
+    if seconds <= 0:
+        return None
+    return count * 3600.0 / seconds
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """When business time runs: weekdays between two local hours, minus holidays."""
+
+    zone: ZoneInfo
+    opens: time = time(8, 0)
+    closes: time = time(18, 0)
+    holidays: Container[date] = field(default_factory=frozenset)
+
+    @property
+    def day_seconds(self) -> float:
+        """Give the business seconds of a full business day."""
+        return (
+            datetime.combine(date(2000, 1, 3), self.closes)
+            - datetime.combine(date(2000, 1, 3), self.opens)
+        ).total_seconds()
+
+    def is_business_day(self, day: date) -> bool:
+        """Tell whether business time runs on a day."""
+        return day.weekday() < 5 and day not in self.holidays
+
+
+def brazil_calendar(time_zone: str = "America/Sao_Paulo") -> BusinessCalendar:
+    """Build Mon-Fri 08:00-18:00 in the zone, closed on Brazilian national holidays."""
+    return BusinessCalendar(zone=ZoneInfo(time_zone), holidays=holidays.country_holidays("BR"))
+
+
+def business_seconds(start: datetime, end: datetime, calendar: BusinessCalendar) -> float:
+    """Count the business seconds between two aware moments (0 when end is not after start)."""
+    if end <= start:
+        return 0.0
+    total = 0.0
+    day = start.astimezone(calendar.zone).date()
+    last = end.astimezone(calendar.zone).date()
+    while day <= last:
+        if calendar.is_business_day(day):
+            # Instants in UTC: wall-time subtraction in one zone is wrong across a DST change.
+            opens = datetime.combine(day, calendar.opens, tzinfo=calendar.zone).astimezone(UTC)
+            closes = datetime.combine(day, calendar.closes, tzinfo=calendar.zone).astimezone(UTC)
+            overlap = min(closes, end) - max(opens, start)
+            total += max(overlap.total_seconds(), 0.0)
+        day += timedelta(days=1)
+    return total
+
+
+def within_business_days(seconds: float, days: int, calendar: BusinessCalendar) -> bool:
+    """Tell whether a business duration is at most the given number of business days."""
+    return seconds <= days * calendar.day_seconds
+
+
+def parse_groups(values: Iterable[str]) -> tuple[str, ...]:
+    """Read group_by values (repeated or comma separated) into known dimensions, in GROUPS order.
+
+    Raises ValueError naming the unknown ones.
+    """
+    asked = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    unknown = sorted(asked - set(GROUPS))
+    if unknown:
+        raise ValueError(
+            f"unknown group(s) {', '.join(unknown)}; group by any of {', '.join(GROUPS)}"
+        )
+    return tuple(group for group in GROUPS if group in asked)
+
+
+def period_bounds(
+    first: date, last: date, *, zone: ZoneInfo, max_days: int
+) -> tuple[datetime, datetime]:
+    """Turn inclusive local days into a half-open UTC range [start, end).
+
+    Raises ValueError when the days are reversed or span more than max_days.
+    """
+    if first > last:
+        raise ValueError(f"from ({first}) is after to ({last})")
+    days = (last - first).days + 1
+    if days > max_days:
+        raise ValueError(f"the range spans {days} days; at most {max_days} are allowed")
+    start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """An agent's status from a moment on."""
+
+    at: datetime
+    status: str
+
+
+STAFFED_STATUSES = frozenset({"available", "away"})
+"""Statuses in which an agent is logged in and counts as staffed time."""
+
+
+def staffed_seconds(
+    changes: Sequence[StatusChange],
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    zone: ZoneInfo,
+    by_day: bool,
+) -> Mapping[date | None, float]:
+    """Sum one agent's logged-in time within [start, min(end, now)), per local day when asked.
+
+    `changes` may include the last change before start (the status in force at start).
+    """
+    stop = min(end, now)
+    ordered = sorted(changes, key=lambda change: change.at)
+    totals: dict[date | None, float] = {}
+    followers: list[StatusChange | None] = [*ordered[1:], None]
+    for current, following in zip(ordered, followers, strict=False):
+        if current.status not in STAFFED_STATUSES:
+            continue
+        span_start = max(current.at, start)
+        span_end = min(following.at if following is not None else stop, stop)
+        if span_end <= span_start:
+            continue
+        if not by_day:
+            totals[None] = totals.get(None, 0.0) + (span_end - span_start).total_seconds()
+            continue
+        cursor = span_start
+        while cursor < span_end:
+            local_day = cursor.astimezone(zone).date()
+            midnight = datetime.combine(local_day + timedelta(days=1), time(0), tzinfo=zone)
+            piece_end = min(midnight.astimezone(UTC), span_end)
+            totals[local_day] = totals.get(local_day, 0.0) + (piece_end - cursor).total_seconds()
+            cursor = piece_end
+    return totals
+
+
+def top_drivers(counts: Mapping[str, int], limit: int = 5) -> list[tuple[str, int]]:
+    """Rank driver themes by count, then by name, keeping the first `limit`."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]

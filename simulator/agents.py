@@ -1,0 +1,178 @@
+"""Simulated agents: they take offers, handle the contact for a while, and complete it.
+
+Most accept; a few reject or let an offer time out; some wait for the customer and resume, some
+transfer to another queue with a note, and a few finish without resolving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+QUEUES = ["adesoes", "dividas", "prestadores", "autorizacoes", "ouvidoria", "saude", "geral"]
+CAPACITY = {
+    "phone": 1,
+    "chat": 3,
+    "whatsapp": 2,
+    "web": 2,
+    "app": 2,
+    "email": 2,
+    "in_person": 1,
+    "ombudsman": 1,
+    "regulator": 1,
+    "outbound": 1,
+}
+REASONS = {
+    "sucesso_cliente": ["callback_done", "wait_time_explained", "process_fixed", "refund_issued"],
+    "default": ["answered", "authorized", "information_given", "debt_renegotiated"],
+}
+
+
+@dataclass
+class Agent:
+    """One virtual agent with skills in a few queues."""
+
+    agent_id: str
+    skills: dict[str, int]
+    rng: random.Random
+    mean_handle_seconds: float
+    busy: set[str] = field(default_factory=set)
+    completed: int = 0
+
+
+def make_team(size: int, rng: random.Random, mean_handle_seconds: float) -> list[Agent]:
+    """Build a team in which every queue has specialists and a few generalists overflow."""
+    team = []
+    for n in range(size):
+        specialty = QUEUES[n % len(QUEUES)]
+        skills = {specialty: rng.randint(3, 5), "geral": rng.randint(2, 4)}
+        if n % 4 == 0:
+            skills["sucesso_cliente"] = 4
+        if n % 3 == 0:
+            skills[rng.choice(QUEUES)] = rng.randint(1, 3)
+        team.append(Agent(f"sim-agent-{n:02d}", skills, rng, mean_handle_seconds))
+    return team
+
+
+class AgentDesk:
+    """Drive a team through routing's HTTP API."""
+
+    def __init__(self, routing_url: str, api_key: str, team: list[Agent]) -> None:
+        self._url = routing_url
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self.team = team
+
+    async def sign_in(self, client: httpx.AsyncClient) -> None:
+        """Register every agent with its skills and capacity, and make it available."""
+        for agent in self.team:
+            body = {"name": agent.agent_id, "skills": agent.skills, "capacity": CAPACITY}
+            await self._call(client, "PUT", f"/v1/agents/{agent.agent_id}", body)
+            await self._call(
+                client, "PUT", f"/v1/agents/{agent.agent_id}/status", {"status": "available"}
+            )
+
+    async def run(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        """Poll each agent's offers, take them, and handle the accepted ones concurrently."""
+        handling: set[asyncio.Task[None]] = set()
+        rounds = 0
+        while not stop.is_set():
+            rounds += 1
+            for agent in self.team:
+                listing = await self._call(
+                    client, "GET", f"/v1/agents/{agent.agent_id}/assignments"
+                )
+                for assignment in (listing or {}).get("assignments", []):
+                    if assignment["status"] == "offered" and assignment["id"] not in agent.busy:
+                        await self._answer_offer(client, agent, assignment, handling)
+                if rounds % 20 == 0:
+                    await self._back_from_break(client, agent)
+            await asyncio.sleep(0.5)
+        for task in handling:
+            task.cancel()
+
+    async def _back_from_break(self, client: httpx.AsyncClient, agent: Agent) -> None:
+        # Routing sets an agent away after a missed offer; the agent comes back a while later.
+        profile = await self._call(client, "GET", f"/v1/agents/{agent.agent_id}")
+        if profile is not None and profile.get("status") == "away":
+            await self._call(
+                client, "PUT", f"/v1/agents/{agent.agent_id}/status", {"status": "available"}
+            )
+
+    async def _answer_offer(
+        self,
+        client: httpx.AsyncClient,
+        agent: Agent,
+        assignment: dict[str, Any],
+        handling: set[asyncio.Task[None]],
+    ) -> None:
+        roll = agent.rng.random()
+        path = f"/v1/assignments/{assignment['id']}"
+        if roll < 0.03:
+            await self._call(client, "POST", f"{path}/reject", {"agent_id": agent.agent_id})
+            return
+        if roll < 0.05:
+            return  # distracted: the offer times out and routing sets the agent away
+        accepted = await self._call(client, "POST", f"{path}/accept", {"agent_id": agent.agent_id})
+        if accepted is None:
+            return
+        agent.busy.add(assignment["id"])
+        task = asyncio.create_task(self._handle(client, agent, assignment))
+        handling.add(task)
+        task.add_done_callback(handling.discard)
+
+    async def _handle(
+        self, client: httpx.AsyncClient, agent: Agent, assignment: dict[str, Any]
+    ) -> None:
+        path = f"/v1/assignments/{assignment['id']}"
+        actor = {"agent_id": agent.agent_id}
+        try:
+            await asyncio.sleep(agent.rng.expovariate(1 / agent.mean_handle_seconds))
+            roll = agent.rng.random()
+            if roll < 0.10:
+                await self._call(client, "POST", f"{path}/wait", actor)
+                await asyncio.sleep(agent.rng.uniform(2, 10))
+                await self._call(client, "POST", f"{path}/resume", actor)
+                await asyncio.sleep(agent.rng.expovariate(2 / agent.mean_handle_seconds))
+            elif roll < 0.16 and assignment["queue"] != "ouvidoria":
+                target = agent.rng.choice([q for q in QUEUES if q != assignment["queue"]])
+                note = "Cliente já explicou o caso; encaminho com o histórico completo."
+                await self._call(
+                    client, "POST", f"{path}/transfer", {**actor, "to_queue": target, "notes": note}
+                )
+                return
+            queue = assignment["queue"]
+            reasons = REASONS["sucesso_cliente" if queue == "sucesso_cliente" else "default"]
+            body = {
+                **actor,
+                "resolution": "resolved" if agent.rng.random() < 0.9 else "unresolved",
+                "sensitive": agent.rng.random() < 0.02,
+                "reason_code": agent.rng.choice(reasons),
+                "notes": "Atendimento concluído pelo simulador.",
+            }
+            if await self._call(client, "POST", f"{path}/complete", body) is not None:
+                agent.completed += 1
+        finally:
+            agent.busy.discard(assignment["id"])
+
+    async def _call(
+        self, client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        try:
+            response = await client.request(
+                method, f"{self._url}{path}", json=body, headers=self._headers
+            )
+        except httpx.HTTPError as exc:
+            log.warning("routing unreachable: %r", exc)
+            return None
+        if response.status_code >= 400:
+            log.info("routing refused %s %s: %s", method, path, response.text[:300])
+            return None
+        result: dict[str, Any] = response.json() if response.content else {}
+        return result
