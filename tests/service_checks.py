@@ -117,7 +117,7 @@ async def check_operational_surface(service: str) -> None:
 
             ready = await client.get("/readyz")
             assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": True, "kafka": True}
+            assert ready.json()["checks"] == {"database": True, "kafka": True, "workers": True}
 
             missing = await client.get("/v1/no-such-thing")
             assert missing.status_code == 404

@@ -10,13 +10,16 @@ from atende_events.kafka import Publisher
 from atende_events.outbox import OutboxRelay
 
 
-async def main(database_url: str, bootstrap: str, service: str) -> None:
+async def main(database_url: str, bootstrap: str, service: str, namespace: str) -> None:
     engine = make_engine(database_url, pool_size=2)
     relay = OutboxRelay(
-        service=service, engine=engine, publisher=Publisher(bootstrap, client_id=service)
+        service=service,
+        engine=engine,
+        publisher=Publisher(bootstrap, client_id=service),
+        namespace=namespace,
     )
     await relay.run()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

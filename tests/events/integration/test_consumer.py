@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atende_events.consumer import ConsumerRunner
 from atende_events.envelope import Envelope, encode
 from atende_events.intake import InteractionReceived
-from atende_events.kafka import Publisher
+from atende_events.kafka import AIOKafkaConsumer, Publisher, TopicPartition
 from atende_events.samples import sample_event
 from atende_events.topics import dlq_topic
 from tests.events.integration.conftest import effects
@@ -186,7 +188,7 @@ async def test_a_crash_between_db_commit_and_offset_commit_duplicates_nothing(
             publisher=publisher,
         )
         with pytest.raises(RuntimeError, match="died before committing"):
-            await runner.run()
+            await runner.run_once()
     assert sum(first_handler.calls.values()) == 5, "the crashed consumer handled the batch"
 
     second_handler = FlakyHandler()
@@ -204,3 +206,79 @@ async def test_a_crash_between_db_commit_and_offset_commit_duplicates_nothing(
 async def _has(counts_coro: Any, event_id: uuid.UUID) -> dict[uuid.UUID, int] | None:
     counts: dict[uuid.UUID, int] = await counts_coro
     return counts if event_id in counts else None
+
+
+async def test_a_rebalance_mid_batch_keeps_offsets_committing_and_effects_single(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=2)
+    group = f"test-rebalance-{uuid.uuid4().hex[:8]}"
+    events = [received_event() for _ in range(300)]
+    for event in events:
+        await publish(publisher, topic, event)
+
+    class SlowHandler(FlakyHandler):
+        async def __call__(self, event: Envelope[Any], session: AsyncSession) -> None:
+            await super().__call__(event, session)
+            await asyncio.sleep(0.03)  # a batch is still under way when the second member joins
+
+    first, second = SlowHandler(), FlakyHandler()
+    async with consuming(topic, first, sessionmaker, publisher, group=group):
+        await eventually(lambda: _true(sum(first.calls.values()) >= 20), what="the first batch")
+        async with consuming(topic, second, sessionmaker, publisher, group=group):
+            counts = await eventually(
+                lambda: _all(effect_counts(sessionmaker), len(events)), within=60, what="all"
+            )
+            # Both members keep committing: the group's offsets reach the end of both partitions.
+            await eventually(lambda: _committed_to_end(group, topic), within=30, what="commits")
+    assert counts == dict.fromkeys((event.id for event in events), 1)
+
+
+async def test_an_event_type_this_version_does_not_know_is_skipped_not_dead_lettered(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    future = json.loads(encode(received_event()))
+    future["type"] = "atende.interaction.teleported.v1"
+    good = received_event()
+    async with consuming(topic, FlakyHandler(), sessionmaker, publisher):
+        await publisher.send_and_wait(topic, json.dumps(future).encode(), key=b"k")
+        await publish(publisher, topic, good)
+        await eventually(lambda: _has(effect_counts(sessionmaker), good.id), what="the good event")
+    assert await read_topic(dlq_topic(topic), at_least=0, within=1) == []
+
+
+async def test_caught_up_turns_true_once_the_backlog_is_consumed(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=2)
+    events = [received_event() for _ in range(30)]
+    for event in events:
+        await publish(publisher, topic, event)
+    handler = FlakyHandler()
+    async with consuming(topic, handler, sessionmaker, publisher) as runner:
+        assert not runner.caught_up()
+        await eventually(lambda: _true(runner.caught_up()), what="the end of the backlog")
+        assert sum(handler.calls.values()) == len(events)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _all(counts_coro: Any, expected: int) -> dict[uuid.UUID, int] | None:
+    counts: dict[uuid.UUID, int] = await counts_coro
+    return counts if len(counts) >= expected else None
+
+
+async def _committed_to_end(group: str, topic: str) -> bool:
+    checker = AIOKafkaConsumer(
+        bootstrap_servers=KAFKA_BOOTSTRAP, group_id=group, enable_auto_commit=False
+    )
+    await checker.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in (0, 1)]
+        ends = await checker.end_offsets(partitions)
+        return all([await checker.committed(tp) == ends[tp] for tp in partitions])
+    finally:
+        await checker.stop()

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,7 +23,7 @@ from atende_events.kafka import Publisher
 from atende_events.outbox import OutboxRelay, add_event, relay_lock_key
 from atende_events.registry import model_for
 from atende_events.samples import SAMPLES, sample_event
-from tests.infra import KAFKA_BOOTSTRAP, ROOT, eventually, read_topic
+from tests.infra import KAFKA_BOOTSTRAP, ROOT, eventually, fresh_namespace, read_topic
 
 INFRA = ROOT / "deploy" / "local" / "infra.sh"
 
@@ -35,6 +36,12 @@ def event_for(interaction_id: uuid.UUID, event_type: str) -> Envelope[Any]:
 
 
 SAMPLES_FIELDS = {name: set(model_for(name).model_fields) for name in SAMPLES}
+
+
+@pytest.fixture
+async def namespace() -> str:
+    """Every test reads topics of its own: counts and order are about its own events only."""
+    return await fresh_namespace()
 
 
 @asynccontextmanager
@@ -66,7 +73,7 @@ async def pending(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def test_every_event_type_is_published_once_and_in_order_per_interaction(
-    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], namespace: str
 ) -> None:
     interactions = [uuid.uuid4() for _ in range(4)]
     by_topic: dict[str, list[Envelope[Any]]] = defaultdict(list)
@@ -80,12 +87,12 @@ async def test_every_event_type_is_published_once_and_in_order_per_interaction(
             by_topic[type(event.data).topic].append(event)
         await write(sessionmaker, batch)
 
-    async with relaying(engine, f"svc-{uuid.uuid4().hex[:6]}"):
+    async with relaying(engine, f"svc-{uuid.uuid4().hex[:6]}", namespace=namespace):
         await eventually(lambda: _none_pending(sessionmaker), what="the outbox to drain")
 
     for topic, sent in by_topic.items():
         sent_ids = {event.id for event in sent}
-        records = [r for r in await read_topic(topic, at_least=len(sent)) if _id(r) in sent_ids]
+        records = await read_topic(namespace + topic, at_least=len(sent))
         received = [decode(record.value) for record in records]
         assert sorted(e.id for e in received) == sorted(sent_ids), f"{topic}: each event once"
         assert sorted(received, key=_key) == sorted(sent, key=_key), "decoded equal to sent"
@@ -98,12 +105,14 @@ async def test_every_event_type_is_published_once_and_in_order_per_interaction(
 
 
 async def test_events_written_while_kafka_is_down_are_published_once_when_it_returns(
-    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], namespace: str
 ) -> None:
     interaction = uuid.uuid4()
     before = [event_for(interaction, "atende.interaction.received.v1")]
     during = [event_for(interaction, "atende.interaction.queued.v1") for _ in range(50)]
-    async with relaying(engine, f"svc-{uuid.uuid4().hex[:6]}", max_backoff=1.0):
+    async with relaying(
+        engine, f"svc-{uuid.uuid4().hex[:6]}", max_backoff=1.0, namespace=namespace
+    ):
         await write(sessionmaker, before)
         await eventually(lambda: _none_pending(sessionmaker), what="the first event")
         await _infra("kafka-down")
@@ -120,14 +129,14 @@ async def test_events_written_while_kafka_is_down_are_published_once_when_it_ret
         )
 
     ids = [event.id for event in before + during]
-    records = await read_topic("atende.interactions.v1", at_least=1)
+    records = await read_topic(namespace + "atende.interactions.v1", at_least=len(ids))
     published = [_id(r) for r in records if _id(r) in set(ids)]
     assert sorted(published) == sorted(ids), "every event exactly once"
     assert published == ids, "in the order written"
 
 
 async def test_only_one_relay_is_active_and_a_standby_takes_over_when_it_dies(
-    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], namespace: str
 ) -> None:
     service = f"svc-{uuid.uuid4().hex[:6]}"
     url = engine.url.render_as_string(hide_password=False)
@@ -137,11 +146,12 @@ async def test_only_one_relay_is_active_and_a_standby_takes_over_when_it_dies(
         url,
         KAFKA_BOOTSTRAP,
         service,
+        namespace,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
         await eventually(lambda: _lock_held(engine, service), what="the subprocess relay to lead")
-        async with relaying(engine, service, standby_poll=0.5) as standby:
+        async with relaying(engine, service, standby_poll=0.5, namespace=namespace) as standby:
             interaction = uuid.uuid4()
             first = [event_for(interaction, "atende.interaction.received.v1")]
             await write(sessionmaker, first)
@@ -164,7 +174,7 @@ async def test_only_one_relay_is_active_and_a_standby_takes_over_when_it_dies(
             await leader.wait()
 
     ids = [event.id for event in first + second]
-    records = await read_topic("atende.interactions.v1", at_least=1)
+    records = await read_topic(namespace + "atende.interactions.v1", at_least=len(ids))
     assert [_id(r) for r in records if _id(r) in set(ids)] == ids
 
 
@@ -197,3 +207,54 @@ def _id(record: Any) -> uuid.UUID:
 
 def _key(event: Envelope[Any]) -> uuid.UUID:
     return event.id
+
+
+async def test_a_leader_that_loses_its_lock_stops_and_order_holds_across_the_handover(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], namespace: str
+) -> None:
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    interaction = uuid.uuid4()
+    written: list[uuid.UUID] = []
+    for _ in range(20):
+        batch = [event_for(interaction, "atende.interaction.queued.v1") for _ in range(200)]
+        await write(sessionmaker, batch)
+        written.extend(event.id for event in batch)
+
+    # Small batches keep the leader busy with full batches for a few seconds: the case where
+    # it never pauses to look at its lock connection.
+    async with relaying(engine, service, batch_size=20, namespace=namespace) as first:
+        await eventually(lambda: _true(first.active), what="the first relay to lead")
+        async with relaying(
+            engine, service, batch_size=20, standby_poll=0.1, namespace=namespace
+        ) as second:
+            await eventually(
+                lambda: _pending_below(sessionmaker, len(written) - 200), what="a drain"
+            )
+            # An idle-session timeout or a network cut ends the lock's session, not the process.
+            await _terminate_lock_session(engine, service)
+            await eventually(lambda: _true(second.active), what="the standby to lead")
+            await eventually(lambda: _none_pending(sessionmaker), within=60, what="the drain")
+            assert not first.active, "the old leader stopped publishing"
+
+    records = await read_topic(namespace + "atende.interactions.v1", at_least=len(written))
+    published = [_id(r) for r in records if r.key == str(interaction).encode()]
+    assert published == written, "each event once, in the order written, across the handover"
+
+
+async def _pending_below(sessionmaker: async_sessionmaker[AsyncSession], limit: int) -> bool:
+    return await pending(sessionmaker) < limit
+
+
+async def _terminate_lock_session(engine: AsyncEngine, service: str) -> None:
+    key = relay_lock_key(service) & 0xFFFFFFFFFFFFFFFF
+    async with engine.connect() as conn:
+        terminated = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid)"
+            ),
+            {"high": key >> 32, "low": key & 0xFFFFFFFF},
+        )
+    assert terminated == 1

@@ -12,11 +12,10 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende_events.db import inbox
-from atende_events.envelope import DecodeError, Envelope, EventData, decode
+from atende_events.db import inbox, is_transient
+from atende_events.envelope import DecodeError, Envelope, EventData, UnknownEventType, decode
 from atende_events.kafka import (
     AIOKafkaConsumer,
     CommitFailedError,
@@ -41,20 +40,6 @@ EVENTS_HANDLED = Counter(
 HANDLER_SECONDS = Histogram(
     "atende_event_handler_seconds", "Time to handle one event, transaction included.", ["consumer"]
 )
-
-# Failures of the infrastructure, not of the record: retried without limit, never dead-lettered.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    OSError,
-    TimeoutError,
-)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 async def claim(session: AsyncSession, *, consumer: str, event: Envelope[Any]) -> bool:
@@ -114,6 +99,7 @@ class ConsumerRunner:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._caught_up = False
 
     def start(self) -> None:
         """Run the consumer in the background."""
@@ -125,8 +111,32 @@ class ConsumerRunner:
         if self._task is not None:
             await self._task
 
+    @property
+    def running(self) -> bool:
+        """Tell whether the background task is alive (for readiness)."""
+        return self._task is not None and not self._task.done()
+
+    def caught_up(self) -> bool:
+        """Tell whether the consumer has reached the end of its partitions since it (re)joined.
+
+        Timers that judge by the absence of an event (a deadline breached because no resolution
+        came) must wait for this: before it, the event may still be in the backlog.
+        """
+        return self._caught_up
+
     async def run(self) -> None:
-        """Consume until stopped; wait for Kafka when it is not there yet."""
+        """Consume until stopped; start over with a fresh consumer after an unexpected error."""
+        backoff = self._first_backoff
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("consumer %s failed; restarting it", self.name)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def run_once(self) -> None:
+        """Consume until stopped or until an error escapes; `run` restarts it."""
         consumer = await self._connect()
         if consumer is None:
             return
@@ -135,13 +145,30 @@ class ConsumerRunner:
                 batch = await consumer.getmany(timeout_ms=500)
                 for tp, records in batch.items():
                     for record in records:
-                        if self._stopping.is_set() or not await self._process(record):
+                        # A rebalance during the batch may have given the partition to another
+                        # member: it resumes from the last commit; handling on would race it.
+                        if self._stopping.is_set() or tp not in consumer.assignment():
+                            break
+                        if not await self._process(record):
                             break
                         self._done[tp] = record.offset + 1
                 await self._commit_offsets()
+                if not self._caught_up:
+                    self._caught_up = await self._at_end(consumer)
         finally:
             self._consumer = None
+            self._caught_up = False
             await consumer.stop()
+
+    async def _at_end(self, consumer: AIOKafkaConsumer) -> bool:
+        assigned = consumer.assignment()
+        if not assigned:
+            return False
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is None or await consumer.position(tp) < highwater:
+                return False
+        return True
 
     async def _connect(self) -> AIOKafkaConsumer | None:
         backoff = self._first_backoff
@@ -160,7 +187,7 @@ class ConsumerRunner:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            subscribe(consumer, self._topics, self._on_revoke)
+            subscribe(consumer, self._topics, self._on_revoke, self._on_assign)
             self._consumer = consumer
             return consumer
         return None
@@ -169,6 +196,18 @@ class ConsumerRunner:
         """Handle one record; False when stopping left it undone (it will be redelivered)."""
         try:
             event = decode(record.value if record.value is not None else b"")
+        except UnknownEventType as exc:
+            # A newer producer's type (a rolling deploy): not ours to judge, nor poison.
+            log.warning(
+                "consumer %s skips %s:%d@%d: %s",
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            EVENTS_HANDLED.labels(self.name, "unknown_type").inc()
+            return True
         except DecodeError as exc:
             return await self._dead_letter(record, exc, attempts=1)
         handler = self._handlers.get(event.type)
@@ -186,7 +225,7 @@ class ConsumerRunner:
                     if claimed:
                         await handler(event, session)
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
-                transient = _is_transient(exc)
+                transient = is_transient(exc)
                 log.warning(
                     "consumer %s failed on event %s (%s), attempt %d%s: %r",
                     self.name,
@@ -247,12 +286,18 @@ class ConsumerRunner:
             return True
 
     async def _commit_offsets(self, partitions: set[TopicPartition] | None = None) -> None:
+        if self._consumer is None:
+            return
+        assigned = self._consumer.assignment()
+        # Offsets of partitions this member no longer owns can never be committed by it.
+        for tp in [tp for tp in self._done if tp not in assigned]:
+            del self._done[tp]
         offsets = {
             tp: offset
             for tp, offset in self._done.items()
             if partitions is None or tp in partitions
         }
-        if not offsets or self._consumer is None:
+        if not offsets:
             return
         try:
             await self._consumer.commit(offsets)
@@ -270,6 +315,10 @@ class ConsumerRunner:
         await self._commit_offsets(revoked)
         for tp in revoked:
             self._done.pop(tp, None)
+
+    async def _on_assign(self, assigned: set[TopicPartition]) -> None:
+        # New partitions may come with a backlog: not caught up until their end is reached.
+        self._caught_up = False
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopping; False when stopping cut the sleep short."""

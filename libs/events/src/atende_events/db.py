@@ -17,7 +17,14 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 # Explicit constraint names, so that Alembic migrations are reproducible across services.
 NAMING_CONVENTION = {
@@ -66,10 +73,39 @@ def make_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Fail fast (503, retry) rather than hang a request or a shutdown on a dead database.
+        pool_timeout=10,
+        connect_args={"timeout": 5},
         echo=echo,
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Create the session factory the entry points open their transactions with."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Failures of the infrastructure, not of the record: retried without limit, never dead-lettered.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    TimeoutError,
+    PoolTimeoutError,
+)
+
+
+# SQLSTATEs that say "try again": connection exceptions, insufficient resources, the server
+# starting or shutting down, serialization failures, deadlocks, a lock not available in time.
+TRANSIENT_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "40001", "40P01", "55P03")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether a failure is the infrastructure's (retry without limit) or the record's."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATES):
+            return True
+    return isinstance(exc, TRANSIENT_ERRORS)

@@ -45,17 +45,22 @@ def make_producer(
     )
 
 
+PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     """Commit what was processed before a rebalance takes partitions away."""
 
-    def __init__(self, on_revoke: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
+    def __init__(self, on_revoke: PartitionsCallback, on_assign: PartitionsCallback) -> None:
         self._on_revoke = on_revoke
+        self._on_assign = on_assign
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._on_revoke(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+        await self._on_assign(set(assigned))
 
 
 def make_consumer(
@@ -83,10 +88,11 @@ def make_consumer(
 def subscribe(
     consumer: AIOKafkaConsumer,
     topics: Sequence[str],
-    on_revoke: Callable[[set[TopicPartition]], Awaitable[None]],
+    on_revoke: PartitionsCallback,
+    on_assign: PartitionsCallback,
 ) -> None:
     """Subscribe to the topics, committing processed offsets before partitions are revoked."""
-    consumer.subscribe(topics=list(topics), listener=_CommitOnRevoke(on_revoke))
+    consumer.subscribe(topics=list(topics), listener=_CommitOnRevoke(on_revoke, on_assign))
 
 
 async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> list[str]:

@@ -13,7 +13,14 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
 
 from atende_events.db import OUTBOX_CHANNEL, outbox
 from atende_events.envelope import Envelope, encode, key_of, topic_of
@@ -54,6 +61,12 @@ async def add_event(session: AsyncSession, event: Envelope[Any], *, key: str | N
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
 
 
+def _as_kafka_failure(exc: BaseException) -> KafkaError | TimeoutError:
+    if isinstance(exc, KafkaError | TimeoutError):
+        return exc
+    raise exc
+
+
 def relay_lock_key(service: str) -> int:
     """Derive the advisory-lock key that elects a service's single active relay."""
     digest = hashlib.sha256(f"atende.outbox.relay:{service}".encode()).digest()
@@ -64,10 +77,12 @@ class OutboxRelay:
     """Publish pending outbox rows in id order; one active instance per service.
 
     Every instance of a service runs a relay, but only the one holding the service's PostgreSQL
-    advisory lock publishes, so the order per key holds. The lock lives on a dedicated connection:
-    when its process dies the connection closes, the lock is freed and a standby takes over at
-    its next attempt. Kafka being down only delays publication: the rows stay pending and the
-    batch is retried with backoff.
+    advisory lock publishes, so the order per key holds. The lock lives on a dedicated connection
+    outside the pool: when its process dies the connection closes, the lock is freed and a
+    standby takes over at its next attempt. A leader checks that connection before every batch,
+    and batches lock their rows with a plain FOR UPDATE, so even a leader that lost its lock in
+    the middle of a batch makes the new one wait behind it instead of publishing ahead of it.
+    Kafka being down only delays publication: the rows stay pending and the batch is retried.
     """
 
     def __init__(
@@ -84,7 +99,8 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=1),
     ) -> None:
         self._service = service
-        self._engine = engine
+        # No pool: a connection holding the session lock must never be handed to other work.
+        self._lock_engine = create_async_engine(engine.url, poolclass=NullPool)
         self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         self._publisher = publisher
         self._namespace = namespace
@@ -99,6 +115,11 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self.active = False
 
+    @property
+    def running(self) -> bool:
+        """Tell whether the background task is alive (for readiness)."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         """Run the relay in the background."""
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self._service}")
@@ -109,19 +130,17 @@ class OutboxRelay:
         self._wake.set()
         if self._task is not None:
             await self._task
+        await self._lock_engine.dispose()
 
     async def run(self) -> None:
         """Take the relay lock when free and publish until stopped."""
         backoff = 0.1
         while not self._stopping.is_set():
             try:
-                async with self._engine.connect() as conn:
+                async with self._lock_engine.connect() as conn:
                     lock_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                     if await self._try_lock(lock_conn):
-                        try:
-                            await self._publish_while_leader(lock_conn)
-                        finally:
-                            await self._unlock(lock_conn)
+                        await self._publish_while_leader(lock_conn)
                         backoff = 0.1
                         continue
                 await self._sleep(self._standby_poll)
@@ -129,7 +148,12 @@ class OutboxRelay:
                 log.warning("outbox relay of %s lost the database: %s", self._service, exc)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+            except Exception:
+                log.exception("outbox relay of %s failed; starting over", self._service)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
             finally:
+                # Closing the lock connection (no pool) frees the lock for a standby.
                 self._set_active(False)
 
     async def _try_lock(self, lock_conn: AsyncConnection) -> bool:
@@ -137,14 +161,6 @@ class OutboxRelay:
             text("SELECT pg_try_advisory_lock(:key)"), {"key": self._lock_key}
         )
         return bool(got)
-
-    async def _unlock(self, lock_conn: AsyncConnection) -> None:
-        # A session lock outlives the transaction: free it before the connection goes back to
-        # the pool, or drop the connection when that fails.
-        try:
-            await lock_conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": self._lock_key})
-        except Exception:  # noqa: BLE001
-            await lock_conn.invalidate()
 
     async def _publish_while_leader(self, lock_conn: AsyncConnection) -> None:
         self._set_active(True)
@@ -159,6 +175,8 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
+                # Losing the lock connection frees the lock for a standby: stop leading at once.
+                await lock_conn.scalar(text("SELECT 1"))
                 try:
                     published = await self._publish_batch()
                 except (KafkaError, TimeoutError) as exc:
@@ -171,8 +189,6 @@ class OutboxRelay:
                 if published == self._batch_size:
                     continue
                 await self._wait_for_work()
-                # Losing the lock connection frees the lock for a standby: stop leading at once.
-                await lock_conn.scalar(text("SELECT 1"))
                 if loop.time() >= next_purge:
                     await self._purge_published()
                     next_purge = loop.time() + _PURGE_EVERY
@@ -194,25 +210,36 @@ class OutboxRelay:
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update()
                 )
             ).all()
             if not rows:
                 return 0
-            await self._send(rows)
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now())
-            )
-        OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
-        return len(rows)
+            delivered, failure = await self._send(rows)
+            if delivered:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([row.id for row in rows[:delivered]]))
+                    .values(published_at=func.now())
+                )
+        OUTBOX_PUBLISHED.labels(self._service).inc(delivered)
+        if failure is not None:
+            raise failure
+        return delivered
 
-    async def _send(self, rows: Sequence[Any]) -> None:
+    async def _send(self, rows: Sequence[Any]) -> tuple[int, KafkaError | TimeoutError | None]:
+        """Send rows in order; return how many leading rows Kafka acknowledged, and the failure.
+
+        Every record handed to the producer is waited for until it is acknowledged or has
+        failed (the producer bounds that by its request timeout): abandoning one would let a
+        producer being reset deliver it later, after the row was sent again.
+        """
+        acks: list[asyncio.Future[Any]] = []
+        failure: KafkaError | TimeoutError | None = None
         try:
-            async with asyncio.timeout(30):
-                producer = await self._publisher.producer()
-                acks = [
+            producer = await self._publisher.producer()
+            for row in rows:
+                acks.append(
                     await producer.send(
                         self._namespace + row.topic,
                         value=row.payload,
@@ -222,12 +249,19 @@ class OutboxRelay:
                             ("ce_type", row.event_type.encode()),
                         ],
                     )
-                    for row in rows
-                ]
-                await asyncio.gather(*acks)
-        except (KafkaError, TimeoutError):
+                )
+        except (KafkaError, TimeoutError) as exc:
+            failure = exc
+        outcomes = await asyncio.gather(*acks, return_exceptions=True)
+        delivered = 0
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                failure = failure or _as_kafka_failure(outcome)
+                break
+            delivered += 1
+        if failure is not None:
             await self._publisher.reset()
-            raise
+        return delivered, failure
 
     async def _purge_published(self) -> None:
         async with self._sessionmaker.begin() as session:

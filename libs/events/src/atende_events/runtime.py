@@ -48,6 +48,10 @@ class Runtime:
         """Tell whether Kafka answers a metadata request."""
         return await self.publisher.reachable()
 
+    async def workers_ready(self) -> bool:
+        """Tell whether the relay and every consumer are still running."""
+        return self.relay.running and all(consumer.running for consumer in self.consumers)
+
 
 @contextlib.asynccontextmanager
 async def running(
@@ -92,11 +96,14 @@ async def running(
     try:
         yield runtime
     finally:
-        # Drain: consumers finish the record under way and commit, the relay its batch.
-        for consumer in runtime.consumers:
-            await consumer.stop()
-        await relay.stop()
-        await publisher.close()
+        # Drain: consumers finish the record under way and commit, the relay its batch. Each
+        # step runs even when an earlier one fails, so nothing is left open.
+        steps = [*(consumer.stop for consumer in runtime.consumers), relay.stop, publisher.close]
+        for step in steps:
+            try:
+                await step()
+            except Exception:
+                log.exception("%s: stopping %s failed", service, step)
         await engine.dispose()
         log.info("%s stopped", service)
 

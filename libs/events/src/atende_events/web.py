@@ -16,8 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atende_events.db import is_transient
 
 PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "x-correlation-id"
@@ -40,6 +43,8 @@ class Dependencies(Protocol):
     async def database_ready(self) -> bool: ...
 
     async def kafka_ready(self) -> bool: ...
+
+    async def workers_ready(self) -> bool: ...
 
 
 class ProblemError(Exception):
@@ -110,6 +115,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extensions)
 
     @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(OSError)
     async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
         logging.getLogger(__name__).error("database unavailable: %r", exc)
@@ -122,7 +128,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def on_connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if is_transient(exc):
             return await on_database_down(request, exc)
         raise exc
 
@@ -141,6 +147,7 @@ def ops_router(dependencies_of: Callable[[Request], Dependencies]) -> APIRouter:
         results = {
             "database": await dependencies.database_ready(),
             "kafka": await dependencies.kafka_ready(),
+            "workers": await dependencies.workers_ready(),
         }
         ready = all(results.values())
         body = {"status": "ready" if ready else "not ready", "checks": results}
@@ -169,11 +176,13 @@ class RequestContextMiddleware:
         token = correlation_id.set(cid)
         status = 500
         started = time.perf_counter()
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message["headers"] = [
                     *message.get("headers", []),
                     (CORRELATION_HEADER.encode(), cid.encode("latin-1")),
@@ -182,6 +191,18 @@ class RequestContextMiddleware:
 
         try:
             await self._app(scope, receive, send_with_id)
+        except Exception:
+            # A bug, not bad input: log it with the correlation id and answer as a problem,
+            # so the caller has the id to quote; the process goes on.
+            logging.getLogger(__name__).exception("unhandled error")
+            if response_started:
+                raise
+            response = problem(
+                500,
+                "Internal error",
+                f"Something went wrong on our side; quote correlation id {cid}.",
+            )
+            await response(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
