@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
@@ -107,9 +109,13 @@ def test_daily_sequence_refuses_outside_six_digits(
         (T0 - timedelta(days=3), None),
         (T0 + timedelta(minutes=4), None),  # clock skew of a channel's server
         (T0 + timedelta(hours=1), "occurred_at lies in the future"),
+        (datetime(2000, 1, 1, tzinfo=UTC), None),
+        (datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC), "occurred_at lies before 2000-01-01"),
+        (datetime.fromisoformat("0001-01-01T00:00:00+01:00"), "occurred_at lies before 2000-01-01"),
+        (datetime.fromisoformat("9999-12-31T23:59:59-01:00"), "occurred_at lies in the future"),
     ],
 )
-def test_occurred_at_may_not_lie_in_the_future(
+def test_occurred_at_lies_between_2000_and_a_few_minutes_from_now(
     occurred_at: datetime | None, problem: str | None
 ) -> None:
     assert domain.occurred_at_problem(occurred_at, T0) == problem
@@ -244,6 +250,31 @@ def test_cursor_round_trips(cursor: Cursor) -> None:
     assert domain.decode_cursor(token) == cursor
 
 
-@pytest.mark.parametrize("token", ["", "abc", "bm90IGpzb24", "WyJ4IiwgInkiXQ", "WzEsMiwzXQ"])
+def _token(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "abc",
+        "bm90IGpzb24",
+        "WyJ4IiwgInkiXQ",
+        "WzEsMiwzXQ",
+        "é",
+        "[" * 200,
+        _token(["2026-11-23T10:00:00+00:00", 5]),
+        _token([5, "00000000-0000-4000-8000-000000000001"]),
+        _token(["2026-11-23T10:00:00+00:00", None]),
+        _token(["0001-01-01T00:00:00+01:00", "00000000-0000-4000-8000-000000000001"]),
+        _token(["9999-12-31T23:59:59-01:00", "00000000-0000-4000-8000-000000000001"]),
+        _token(["2026-11-23T10:00:00", "00000000-0000-4000-8000-000000000001"]),
+        _token({"received_at": "2026-11-23T10:00:00+00:00"}),
+        _token("not a list"),
+        _token(["[" * 5000 + "]" * 5000]),
+        base64.urlsafe_b64encode(b"[" * 5000).decode(),
+    ],
+)
 def test_foreign_cursors_are_refused(token: str) -> None:
     assert domain.decode_cursor(token) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -30,6 +30,7 @@ from intake.schemas import (
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 _TOKEN = re.compile(r"^[!-~]{1,256}$")
+_PARTY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 INTERACTIONS_REGISTERED = Counter(
     "atende_intake_interactions_registered_total",
@@ -80,7 +81,10 @@ def _correlation() -> str | None:
     dependencies=[CanWrite],
     summary="Register an interaction from any channel and give it a protocol number.",
     responses={
-        200: {"description": "A retry with the same Idempotency-Key and body: the first answer."},
+        200: {
+            "description": "A retry with the same Idempotency-Key and body: the first answer "
+            "and its Location, marked Idempotent-Replayed: true."
+        },
         409: {"description": "The Idempotency-Key was used with another body."},
         413: {"description": "The body is too large."},
         422: {"description": "Invalid fields, an unknown related_protocol, or unknown fields."},
@@ -92,13 +96,43 @@ async def post_interaction(
     request: Request,
     sessionmaker: Sessions,
     settings: AppSettings,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ] = None,
 ) -> JSONResponse:
     """Register an interaction; answer 201 only after it and its event are committed.
 
-    With an `Idempotency-Key`, a retry of the same body answers 200 with the first answer and
-    the header `Idempotent-Replayed: true`; the same key with another body answers 409.
+    With an `Idempotency-Key`, a retry of the same body answers 200 with the first answer, its
+    `Location` and the header `Idempotent-Replayed: true`; the same key with another body
+    answers 409.
     """
+    try:
+        return await _register(body, request, sessionmaker, settings, idempotency_key)
+    except service.IdempotencyConflict:
+        raise ProblemError(
+            409,
+            "Idempotency-Key reused",
+            "This Idempotency-Key was used with a different request body.",
+        ) from None
+    except domain.OccurredAtRefused as refused:
+        raise _invalid_field("occurred_at", str(refused), "datetime_out_of_range") from None
+    except service.UnknownRelatedProtocol:
+        raise _invalid_field(
+            "related_protocol", "No interaction has this protocol.", "unknown_protocol"
+        ) from None
+    except service.DailyProtocolsExhausted as exhausted:
+        raise ProblemError(
+            503, "Protocol numbers exhausted", str(exhausted), headers={"Retry-After": "60"}
+        ) from None
+
+
+async def _register(
+    body: InteractionIn,
+    request: Request,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    idempotency_key: str | None,
+) -> JSONResponse:
     now = datetime.now(UTC)
     client = _client_of(request)
     fingerprint = domain.fingerprint(body.model_dump(mode="json"))
@@ -113,15 +147,8 @@ async def post_interaction(
                 ttl=timedelta(hours=settings.idempotency_ttl_hours),
             )
             if earlier is not None:
-                if earlier.fingerprint != fingerprint:
-                    raise ProblemError(
-                        409,
-                        "Idempotency-Key reused",
-                        "This Idempotency-Key was used with a different request body.",
-                    )
-                return JSONResponse(
-                    earlier.answer, status_code=200, headers={REPLAYED_HEADER: "true"}
-                )
+                assert earlier.answer is not None, "a claimed key commits with its answer"
+                return _replay(earlier.answer, earlier.status_code)
         created = await service.register_interaction(
             session, request=body, settings=settings, now=now, correlation_id=_correlation()
         )
@@ -131,8 +158,33 @@ async def post_interaction(
                 session, client=client, key=idempotency_key, status_code=201, answer=answer
             )
     INTERACTIONS_REGISTERED.labels(body.channel.value).inc()
-    return JSONResponse(
-        answer, status_code=201, headers={"Location": f"/v1/interactions/{created.id}"}
+    return JSONResponse(answer, status_code=201, headers={"Location": _location_of(answer)})
+
+
+def _replay(answer: dict[str, Any], status_code: int | None) -> JSONResponse:
+    """Give the first answer again, with its Location, as 200 and marked as a replay.
+
+    Only a 201 is ever kept (refusals roll the key back with everything else), so the status
+    kept is used only to tell whether the first answer had a Location. The replay itself is 200
+    as documented: clients tell "created now" from "created by an earlier try" by the status.
+    """
+    headers = {REPLAYED_HEADER: "true"}
+    if status_code == 201:
+        headers["Location"] = _location_of(answer)
+    return JSONResponse(answer, status_code=200, headers=headers)
+
+
+def _location_of(answer: dict[str, Any]) -> str:
+    return f"/v1/interactions/{answer['id']}"
+
+
+def _invalid_field(field: str, message: str, error_type: str) -> ProblemError:
+    """Build the 422 problem that names one bad field, shaped like request validation errors."""
+    return ProblemError(
+        422,
+        "Invalid request",
+        f"Invalid fields: {field}.",
+        errors=[{"field": field, "location": "body", "message": message, "type": error_type}],
     )
 
 
@@ -214,13 +266,22 @@ async def track(
     party_id: Annotated[str, Query(min_length=1, max_length=64)],
     sessionmaker: Sessions,
     settings: AppSettings,
+    party_kind: Annotated[PartyKind | None, Query()] = None,
 ) -> Tracking:
-    """Show a request to its own party; anyone else learns nothing, not even that it exists."""
+    """Show a request to its own party; anyone else learns nothing, not even that it exists.
+
+    A party id is unique only within its kind, so a caller that knows the kind should pass it;
+    a wrong kind, like a wrong or malformed party id, answers as an unknown protocol does.
+    """
     found = None
-    if domain.parse_protocol(protocol) is not None:
+    if domain.parse_protocol(protocol) is not None and _PARTY_ID.fullmatch(party_id):
         async with sessionmaker.begin() as session:
             found = await service.tracking(
-                session, protocol=protocol, party_id=party_id, queue_labels=settings.queue_labels
+                session,
+                protocol=protocol,
+                party_id=party_id,
+                party_kind=party_kind.value if party_kind is not None else None,
+                queue_labels=settings.queue_labels,
             )
     if found is None:
         raise ProblemError(404, "Not found", "No request with this protocol for this party.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -30,6 +29,8 @@ from atende_events.routing import (
 PROTOCOL_PATTERN = re.compile(r"^(?P<registry>[0-9]{6})(?P<day>[0-9]{8})(?P<sequence>[0-9]{6})$")
 MAX_DAILY_SEQUENCE = 999_999
 CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST_CONTACT = datetime(2000, 1, 1, tzinfo=UTC)
+"""No contact reported to intake happened before this; older dates are typing mistakes."""
 
 
 # --- Protocol numbers --------------------------------------------------------------------------
@@ -37,6 +38,10 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 class ProtocolExhausted(Exception):
     """The day's six-digit sequence has run out."""
+
+
+class OccurredAtRefused(Exception):
+    """The reported contact time lies too far in the past or in the future."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,11 @@ def daily_sequence(number: int, day_base: int) -> int:
 
 def occurred_at_problem(occurred_at: datetime | None, now: datetime) -> str | None:
     """Explain why a reported contact time is unacceptable, or None when it is fine."""
-    if occurred_at is not None and occurred_at > now + CLOCK_SKEW:
+    if occurred_at is None:
+        return None
+    if occurred_at < EARLIEST_CONTACT:
+        return f"occurred_at lies before {EARLIEST_CONTACT:%Y-%m-%d}"
+    if occurred_at > now + CLOCK_SKEW:
         return "occurred_at lies in the future"
     return None
 
@@ -208,15 +217,24 @@ def encode_cursor(cursor: Cursor) -> str:
 
 
 def decode_cursor(token: str) -> Cursor | None:
-    """Read a cursor token; None when it is not one this service wrote."""
+    """Read a cursor token; None for anything that is not one this service wrote."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        moment, interaction_id = json.loads(raw)
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):  # binascii, JSON and UTF-8 errors are ValueErrors
+        return None
+    match parsed:
+        case [str(moment), str(interaction_id)]:
+            pass
+        case _:
+            return None
+    try:
         received_at = datetime.fromisoformat(moment)
         if received_at.tzinfo is None:
             return None
+        # Years 1 and 9999 with an offset overflow when moved to UTC.
         return Cursor(received_at.astimezone(UTC), UUID(interaction_id))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, OverflowError):
         return None
 
 

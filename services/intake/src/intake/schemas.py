@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from atende_events.envelope import Code
 from atende_events.intake import Channel, Locale, PartyKind, Priority, ProtocolNumber
@@ -26,11 +27,22 @@ Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 ()-]{6,30}$", examples=["+5
 Subject = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(min_length=1, max_length=10_000)]
 
+# PostgreSQL cannot store NUL in text, and a lone surrogate (JSON allows "\ud800") is not UTF-8.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
 
 class Body(BaseModel):
     """A request body: unknown fields are refused, so a typo never passes silently."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        """Refuse text the database cannot store, naming the field instead of failing later."""
+        if isinstance(value, str) and _UNSTORABLE.search(value):
+            raise ValueError("must not contain NUL characters or unpaired surrogates")
+        return value
 
 
 class PartyIn(Body):

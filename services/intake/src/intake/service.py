@@ -17,7 +17,6 @@ from atende_events.intake import SOURCE, InteractionReceived
 from atende_events.outbox import add_event
 from atende_events.pseudonym import party_ref
 from atende_events.sla import ClockKind, SlaClockEvent
-from atende_events.web import ProblemError
 from intake import domain
 from intake.config import Settings
 from intake.domain import ClockState, Cursor, Status
@@ -49,6 +48,22 @@ log = logging.getLogger(__name__)
 RECEIVED_EVENT = InteractionReceived.event_type
 
 
+class IdempotencyConflict(Exception):
+    """An Idempotency-Key comes back with a different request body."""
+
+
+class UnknownRelatedProtocol(Exception):
+    """The request cites a protocol no interaction has."""
+
+
+class DailyProtocolsExhausted(Exception):
+    """Every protocol number of the operator's day is taken."""
+
+    def __init__(self, day: date) -> None:
+        super().__init__(f"All {domain.MAX_DAILY_SEQUENCE} protocol numbers of {day} are taken.")
+        self.day = day
+
+
 # --- Registering -------------------------------------------------------------------------------
 
 
@@ -57,9 +72,10 @@ async def claim_idempotency_key(
 ) -> IdempotentRequest | None:
     """Claim a key for this request; return the earlier request when the key was used before.
 
-    A concurrent request with the same key waits here on the key's unique index until the
-    first one commits (then it sees the first one's answer) or rolls back (then it proceeds).
-    A key older than the ttl is expired and claimed afresh.
+    Raise IdempotencyConflict when the key was used before with another body. A concurrent
+    request with the same key waits here on the key's unique index until the first one commits
+    (then it sees the first one's answer) or rolls back (then it proceeds). A key older than the
+    ttl is expired and claimed afresh.
     """
     statement = insert(IdempotentRequest).values(
         client=client, key=key, fingerprint=fingerprint, created_at=now
@@ -80,6 +96,8 @@ async def claim_idempotency_key(
         return None
     earlier = await session.get(IdempotentRequest, (client, key))
     assert earlier is not None, "a key that conflicts exists"
+    if earlier.fingerprint != fingerprint:
+        raise IdempotencyConflict(key)
     return earlier
 
 
@@ -118,23 +136,8 @@ async def next_protocol(session: AsyncSession, *, registry: str, day: date) -> s
     try:
         sequence = domain.daily_sequence(number, base)
     except domain.ProtocolExhausted:
-        raise ProblemError(
-            503,
-            "Protocol numbers exhausted",
-            f"All {domain.MAX_DAILY_SEQUENCE} protocol numbers of {day} are taken.",
-            headers={"Retry-After": "60"},
-        ) from None
+        raise DailyProtocolsExhausted(day) from None
     return domain.format_protocol(registry, day, sequence)
-
-
-def invalid_field(field: str, message: str, error_type: str) -> ProblemError:
-    """Build the 422 problem that names one bad field, shaped like request validation errors."""
-    return ProblemError(
-        422,
-        "Invalid request",
-        f"Invalid fields: {field}.",
-        errors=[{"field": field, "location": "body", "message": message, "type": error_type}],
-    )
 
 
 async def register_interaction(
@@ -145,18 +148,19 @@ async def register_interaction(
     now: datetime,
     correlation_id: str | None,
 ) -> InteractionCreated:
-    """Give the interaction its protocol, keep the party's contact data, and emit its event."""
+    """Give the interaction its protocol, keep the party's contact data, and emit its event.
+
+    Raise OccurredAtRefused, UnknownRelatedProtocol or DailyProtocolsExhausted when it cannot.
+    """
     if (problem := domain.occurred_at_problem(request.occurred_at, now)) is not None:
-        raise invalid_field("occurred_at", problem, "future_datetime")
+        raise domain.OccurredAtRefused(problem)
     related_id: UUID | None = None
     if request.related_protocol is not None:
         related_id = await session.scalar(
             select(Interaction.id).where(Interaction.protocol == request.related_protocol)
         )
         if related_id is None:
-            raise invalid_field(
-                "related_protocol", "No interaction has this protocol.", "unknown_protocol"
-            )
+            raise UnknownRelatedProtocol(request.related_protocol)
 
     party = request.party
     await upsert_party(session, request=request, now=now)
@@ -387,14 +391,18 @@ async def party_contact(session: AsyncSession, *, kind: str, party_id: str) -> P
 
 
 async def tracking(
-    session: AsyncSession, *, protocol: str, party_id: str, queue_labels: dict[str, str]
+    session: AsyncSession,
+    *,
+    protocol: str,
+    party_id: str,
+    party_kind: str | None,
+    queue_labels: dict[str, str],
 ) -> Tracking | None:
-    """Show a person their own request; None unless both protocol and party id match."""
-    interaction = await session.scalar(
-        select(Interaction).where(
-            and_(Interaction.protocol == protocol, Interaction.party_id == party_id)
-        )
-    )
+    """Show a person their own request; None unless protocol, party id and kind (if given) match."""
+    matches = and_(Interaction.protocol == protocol, Interaction.party_id == party_id)
+    if party_kind is not None:
+        matches = and_(matches, Interaction.party_kind == party_kind)
+    interaction = await session.scalar(select(Interaction).where(matches))
     if interaction is None:
         return None
     deadlines = await _deadlines(session, interaction.id)
@@ -417,6 +425,10 @@ async def tracking(
 
 # --- Following the lifecycle -------------------------------------------------------------------
 
+# The handlers change only non-key columns. FOR NO KEY UPDATE still serialises them, but unlike
+# FOR UPDATE it does not block the FOR KEY SHARE lock a new interaction takes on the one it cites.
+NO_KEY_UPDATE: dict[str, bool] = {"key_share": True}
+
 
 async def follow_lifecycle(
     session: AsyncSession,
@@ -428,7 +440,7 @@ async def follow_lifecycle(
     interaction_id: UUID,
 ) -> None:
     """Move the interaction to the event's status unless a later event already moved it further."""
-    interaction = await session.get(Interaction, interaction_id, with_for_update=True)
+    interaction = await session.get(Interaction, interaction_id, with_for_update=NO_KEY_UPDATE)
     if interaction is None:
         log.info("ignoring %s for interaction %s, not registered here", event_type, interaction_id)
         return
@@ -459,7 +471,9 @@ async def follow_deadline(
     session: AsyncSession, *, event_id: UUID, event_type: str, clock: SlaClockEvent
 ) -> None:
     """Keep the clock's deadline and state as its latest event says; flag a breach."""
-    interaction = await session.get(Interaction, clock.interaction_id, with_for_update=True)
+    interaction = await session.get(
+        Interaction, clock.interaction_id, with_for_update=NO_KEY_UPDATE
+    )
     if interaction is None:
         log.info(
             "ignoring %s for interaction %s, not registered here", event_type, clock.interaction_id
@@ -467,7 +481,7 @@ async def follow_deadline(
         return
     at = clock.occurred_at
     state = domain.clock_state_of(event_type)
-    deadline = await session.get(Deadline, clock.clock_id, with_for_update=True)
+    deadline = await session.get(Deadline, clock.clock_id, with_for_update=NO_KEY_UPDATE)
     if deadline is None:
         session.add(
             Deadline(
