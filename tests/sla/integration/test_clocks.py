@@ -306,9 +306,11 @@ async def test_the_shipped_policies_give_a_phone_call_its_regulatory_and_operati
         async def answered() -> Any:
             reply = await svc.client.get(f"/v1/sla/interactions/{iid}", headers=ADMIN)
             clocks = reply.json()["clocks"] if reply.status_code == 200 else []
-            return {c["policy_id"]: c for c in clocks} if len(clocks) == 3 else None
+            found = {c["policy_id"]: c for c in clocks}
+            accepted = found.get("op-phone-first-response", {}).get("state") == "met"
+            return found if len(found) == 3 and accepted else None
 
-        clocks = await eventually(answered, what="three clocks")
+        clocks = await eventually(answered, what="three clocks, the accept applied")
         phone = clocks["op-phone-first-response"]
         assert (phone["kind"], phone["clock_type"], phone["state"]) == (
             "operational",

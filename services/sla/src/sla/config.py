@@ -29,6 +29,19 @@ class Settings(ServiceSettings):
         default=0.5, gt=0, le=60, description="Seconds between two looks for due deadlines."
     )
     timer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    breach_grace: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="Seconds past a deadline before the timer breaches a clock, so that a stop "
+        "event in time still on its way through Kafka is applied first.",
+    )
+    timer_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failures in a row after which the timer quarantines a clock and skips it.",
+    )
 
     def policy_book(self) -> PolicyBook:
         """Read and validate the policy book in force; raise when it is not valid."""

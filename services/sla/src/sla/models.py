@@ -10,6 +10,7 @@ from sqlalchemy import (
     Float,
     Identity,
     Index,
+    Integer,
     MetaData,
     String,
     UniqueConstraint,
@@ -86,4 +87,10 @@ class Clock(Base):
     business_seconds_elapsed: Mapped[float | None] = mapped_column(Float)
     """Business time used, set when the clock is met or breached (or paused)."""
     extended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    timer_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Times in a row the due-timer failed to warn or breach this clock."""
+    timer_error: Mapped[str | None] = mapped_column(String(500))
+    """The due-timer's last failure on this clock."""
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when the due-timer gave up on the clock; clear it to let the timer try again."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
