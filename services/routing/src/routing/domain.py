@@ -1,0 +1,394 @@
+"""Pure rules of routing: classify a contact to a queue, order waiting work, choose an agent."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Keyword = Annotated[str, Field(min_length=1, max_length=200, pattern=r"[A-Za-z0-9À-ÿ]")]
+
+URGENT_CLINICAL_RANK = 0
+ESCALATED_CHANNEL_RANK = 1
+BREACHED_RANK = 2
+NORMAL_RANK = 3
+SECOND_INSTANCE_CHANNELS = frozenset({"ombudsman", "regulator"})
+CLINICAL_DEMAND = "clinical"
+CLINICAL_QUEUE = "saude"
+NEVER = datetime.min.replace(tzinfo=UTC)
+"""The idle-since of an agent who never had work: longer idle than anyone."""
+
+
+class InvalidRules(ValueError):
+    """The routing rules file cannot be used; the message names the bad rule."""
+
+
+# --- Text --------------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """Fold text for matching: no accents, no case, words separated by one space."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(re.findall(r"[a-z0-9]+", stripped))
+
+
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """Compile a keyword into a whole-word regex; `*` stands for any letters within a word."""
+    words = []
+    for raw in keyword.split():
+        pieces = [re.escape(normalise(piece)) for piece in raw.split("*")]
+        words.append("[a-z0-9]*".join(pieces))
+    body = " ".join(word for word in words if word)
+    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+
+
+# --- Rules -------------------------------------------------------------------------------------
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MatchSpec(_Spec):
+    """What a contact must be for a rule to apply; an empty list matches anything."""
+
+    channels: list[Name] = Field(default_factory=list)
+    party_kinds: list[Name] = Field(default_factory=list)
+    demand_types: list[Name] = Field(default_factory=list)
+    priorities: list[Name] = Field(default_factory=list)
+    related: bool | None = None
+    """True: only contacts citing an earlier protocol; false: only those citing none."""
+    keywords: list[Keyword] = Field(default_factory=list)
+    """Any of these words or phrases in the subject or description (accents and case ignored)."""
+
+
+class RuleSpec(_Spec):
+    """One ordered routing rule as the file writes it."""
+
+    id: Name
+    queue: Name
+    description: str = ""
+    match: MatchSpec
+
+
+class InferenceSpec(_Spec):
+    """Words that tell a demand type when the channel gave none."""
+
+    demand_type: Name
+    party_kinds: list[Name] = Field(default_factory=list)
+    keywords: list[Keyword] = Field(min_length=1)
+
+
+class RulesFileSpec(_Spec):
+    """The whole rules file."""
+
+    queues: list[Name] = Field(min_length=1)
+    default_queue: Name
+    fallback_demand_type: Name = "other"
+    reason_codes: list[Name] = Field(default_factory=list)
+    inference: list[dict[str, Any]] = Field(default_factory=list)
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An ordered rule: every given criterion must hold for the contact to go to its queue."""
+
+    id: str
+    queue: str
+    channels: frozenset[str] = frozenset()
+    party_kinds: frozenset[str] = frozenset()
+    demand_types: frozenset[str] = frozenset()
+    priorities: frozenset[str] = frozenset()
+    related: bool | None = None
+    keywords: tuple[re.Pattern[str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Inference:
+    """A demand type and the words that reveal it."""
+
+    demand_type: str
+    party_kinds: frozenset[str]
+    keywords: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """The queues, the ordered rules, the inference table and the reason-code taxonomy."""
+
+    queues: tuple[str, ...]
+    default_queue: str
+    rules: tuple[Rule, ...]
+    inference: tuple[Inference, ...] = ()
+    fallback_demand_type: str = "other"
+    reason_codes: frozenset[str] = frozenset()
+
+
+def _problem(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'rule'}: {problem['msg']}"
+        for problem in error.errors(include_url=False)
+    )
+
+
+def load_rules(document: object) -> RuleBook:
+    """Validate a parsed rules file; raise InvalidRules naming the first bad rule."""
+    try:
+        spec = RulesFileSpec.model_validate(document)
+    except ValidationError as error:
+        raise InvalidRules(f"routing rules file: {_problem(error)}") from None
+    queues = tuple(spec.queues)
+    if spec.default_queue not in queues:
+        raise InvalidRules(f"routing rules file: default_queue {spec.default_queue!r} is no queue")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(spec.rules):
+        label = f"rule {raw.get('id', f'#{index + 1}')!s}"
+        try:
+            rule = RuleSpec.model_validate(raw)
+        except ValidationError as error:
+            raise InvalidRules(f"routing {label}: {_problem(error)}") from None
+        if rule.id in seen:
+            raise InvalidRules(f"routing {label}: the id is used by an earlier rule")
+        if rule.queue not in queues:
+            raise InvalidRules(f"routing {label}: unknown queue {rule.queue!r}")
+        seen.add(rule.id)
+        rules.append(
+            Rule(
+                id=rule.id,
+                queue=rule.queue,
+                channels=frozenset(rule.match.channels),
+                party_kinds=frozenset(rule.match.party_kinds),
+                demand_types=frozenset(rule.match.demand_types),
+                priorities=frozenset(rule.match.priorities),
+                related=rule.match.related,
+                keywords=tuple(keyword_pattern(word) for word in rule.match.keywords),
+            )
+        )
+    inference: list[Inference] = []
+    for index, raw in enumerate(spec.inference):
+        label = f"inference {raw.get('demand_type', f'#{index + 1}')!s}"
+        try:
+            entry = InferenceSpec.model_validate(raw)
+        except ValidationError as error:
+            raise InvalidRules(f"routing {label}: {_problem(error)}") from None
+        inference.append(
+            Inference(
+                demand_type=entry.demand_type,
+                party_kinds=frozenset(entry.party_kinds),
+                keywords=tuple(keyword_pattern(word) for word in entry.keywords),
+            )
+        )
+    return RuleBook(
+        queues=queues,
+        default_queue=spec.default_queue,
+        rules=tuple(rules),
+        inference=tuple(inference),
+        fallback_demand_type=spec.fallback_demand_type,
+        reason_codes=frozenset(spec.reason_codes),
+    )
+
+
+# --- Classification ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What routing knows of an interaction when it classifies it."""
+
+    channel: str
+    party_kind: str
+    priority: str
+    demand_type: str | None = None
+    related: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class QueueDecision:
+    """Where a contact goes and why."""
+
+    queue: str
+    demand_type: str
+    demand_type_inferred: bool
+    matched_rule: str | None
+
+
+def _mentions(text: str, patterns: Iterable[re.Pattern[str]]) -> bool:
+    return any(pattern.search(text) for pattern in patterns)
+
+
+def infer_demand_type(contact: Contact, book: RuleBook) -> str:
+    """Tell the demand type from the text: the first inference entry whose words appear."""
+    text = normalise(contact.text)
+    for entry in book.inference:
+        if entry.party_kinds and contact.party_kind not in entry.party_kinds:
+            continue
+        if _mentions(text, entry.keywords):
+            return entry.demand_type
+    return book.fallback_demand_type
+
+
+def rule_matches(rule: Rule, contact: Contact, *, demand_type: str, text: str) -> bool:
+    """Tell whether every criterion the rule gives holds for the contact."""
+    return (
+        (not rule.channels or contact.channel in rule.channels)
+        and (not rule.party_kinds or contact.party_kind in rule.party_kinds)
+        and (not rule.demand_types or demand_type in rule.demand_types)
+        and (not rule.priorities or contact.priority in rule.priorities)
+        and (rule.related is None or rule.related == contact.related)
+        and (not rule.keywords or _mentions(text, rule.keywords))
+    )
+
+
+def classify(contact: Contact, book: RuleBook) -> QueueDecision:
+    """Choose the queue of a contact: the first matching rule, else the default queue."""
+    inferred = contact.demand_type is None
+    demand_type = infer_demand_type(contact, book) if inferred else contact.demand_type
+    assert demand_type is not None
+    text = normalise(contact.text)
+    for rule in book.rules:
+        if rule_matches(rule, contact, demand_type=demand_type, text=text):
+            return QueueDecision(rule.queue, demand_type, inferred, rule.id)
+    return QueueDecision(book.default_queue, demand_type, inferred, None)
+
+
+# --- Priority ----------------------------------------------------------------------------------
+
+
+def rank_of(*, priority: str, channel: str, queue: str, demand_type: str, breached: bool) -> int:
+    """Rank waiting work: urgent clinical, regulator and ombudsman, breached, then the rest."""
+    if priority == "urgent" and (queue == CLINICAL_QUEUE or demand_type == CLINICAL_DEMAND):
+        return URGENT_CLINICAL_RANK
+    if channel in SECOND_INSTANCE_CHANNELS:
+        return ESCALATED_CHANNEL_RANK
+    if breached:
+        return BREACHED_RANK
+    return NORMAL_RANK
+
+
+@dataclass(frozen=True)
+class WaitingWork:
+    """An interaction waiting in a queue, as the priority order sees it."""
+
+    id: str
+    rank: int
+    due_at: datetime | None
+    received_at: datetime
+
+
+def priority_key(work: WaitingWork) -> tuple[int, bool, datetime, datetime]:
+    """Sort key of waiting work: rank, earliest deadline (none last), then arrival."""
+    return (work.rank, work.due_at is None, work.due_at or work.received_at, work.received_at)
+
+
+def in_priority_order(works: Iterable[WaitingWork]) -> list[WaitingWork]:
+    """Order waiting work the way it is offered."""
+    return sorted(works, key=priority_key)
+
+
+# --- Agents ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """An agent as the choice of an agent sees it."""
+
+    id: str
+    status: str
+    skills: Mapping[str, int]
+    capacity: Mapping[str, int]
+    load: Mapping[str, int] = field(default_factory=dict)
+    idle_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """Escalation step: escalated work may also go to agents of this skill and proficiency."""
+
+    skill: str = "geral"
+    min_proficiency: int = 3
+
+
+@dataclass(frozen=True)
+class OfferableWork:
+    """What the choice of an agent needs to know about one interaction."""
+
+    queue: str
+    channel: str
+    escalated: bool = False
+    declined_by: frozenset[str] = frozenset()
+
+
+def free_channels(agent: AgentState) -> frozenset[str]:
+    """The channels on which the agent can take one more interaction."""
+    return frozenset(
+        channel
+        for channel, capacity in agent.capacity.items()
+        if capacity - agent.load.get(channel, 0) > 0
+    )
+
+
+def proficiency_for(agent: AgentState, work: OfferableWork, overflow: Overflow) -> int | None:
+    """How well the agent fits the work's queue; None when the agent may not take it."""
+    own = agent.skills.get(work.queue)
+    if own is not None:
+        return own
+    extra = agent.skills.get(overflow.skill)
+    if work.escalated and extra is not None and extra >= overflow.min_proficiency:
+        return extra
+    return None
+
+
+def can_take(agent: AgentState, work: OfferableWork, overflow: Overflow) -> bool:
+    """Tell whether the agent is available, skilled, free on the channel and has not declined."""
+    return (
+        agent.status == "available"
+        and agent.id not in work.declined_by
+        and work.channel in free_channels(agent)
+        and proficiency_for(agent, work, overflow) is not None
+    )
+
+
+def choose_agent(
+    work: OfferableWork, agents: Sequence[AgentState], overflow: Overflow
+) -> AgentState | None:
+    """Choose the best agent: own skill first, highest proficiency, then longest idle."""
+    eligible = [agent for agent in agents if can_take(agent, work, overflow)]
+    if not eligible:
+        return None
+
+    def key(agent: AgentState) -> tuple[int, int, datetime, str]:
+        proficiency = proficiency_for(agent, work, overflow) or 0
+        return (
+            0 if work.queue in agent.skills else 1,
+            -proficiency,
+            agent.idle_since or NEVER,
+            agent.id,
+        )
+
+    return min(eligible, key=key)
+
+
+def overflow_allowed(agent: AgentState, overflow: Overflow) -> bool:
+    """Tell whether the agent may take escalated work of any queue."""
+    return agent.skills.get(overflow.skill, 0) >= overflow.min_proficiency
+
+
+def reason_code_problem(*, queue: str, reason_code: str | None, book: RuleBook) -> str | None:
+    """Say what is wrong with a completion's reason code, or None when it is acceptable."""
+    if reason_code is None:
+        if queue == "sucesso_cliente":
+            return "a follow-up of the sucesso_cliente queue needs a reason_code"
+        return None
+    if book.reason_codes and reason_code not in book.reason_codes:
+        return f"reason_code {reason_code!r} is not in the configured taxonomy"
+    return None

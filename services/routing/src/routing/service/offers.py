@@ -1,0 +1,380 @@
+"""Queueing and offering: classify received work, offer it, fill agents, fire timers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from sqlalchemy import ColumnElement, Integer, case, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende_events.intake import InteractionReceived
+from atende_events.routing import (
+    AgentStatus,
+    DeclineReason,
+    InteractionOfferDeclined,
+    InteractionOffered,
+    InteractionQueued,
+)
+from atende_events.sla import SlaBreached, SlaClockEvent, SlaMet
+from routing import domain
+from routing.config import Settings
+from routing.domain import OfferableWork, RuleBook
+from routing.models import Agent, Assignment, Interaction, SlaClock
+from routing.service.common import (
+    Follow,
+    change_status,
+    emit,
+    interaction_rank,
+    loads_of,
+    lock_parts,
+    state_of,
+    utcnow,
+)
+
+
+async def _deadline(session: AsyncSession, interaction_id: UUID) -> tuple[datetime | None, bool]:
+    row = (
+        await session.execute(
+            select(
+                func.min(SlaClock.due_at).filter(SlaClock.stopped.is_(False)),
+                func.coalesce(func.bool_or(SlaClock.breached), False),
+            ).where(SlaClock.interaction_id == interaction_id)
+        )
+    ).one()
+    return row[0], bool(row[1])
+
+
+async def queue_interaction(
+    session: AsyncSession,
+    *,
+    received: InteractionReceived,
+    book: RuleBook,
+    settings: Settings,
+    correlation_id: str | None,
+) -> None:
+    """Classify a received interaction, queue it, and offer it to the best agent at once."""
+    decision = domain.classify(
+        domain.Contact(
+            channel=received.channel.value,
+            party_kind=received.party_kind.value,
+            priority=received.priority.value,
+            demand_type=received.demand_type,
+            related=received.related_interaction_id is not None,
+            text=received.content or "",
+        ),
+        book,
+    )
+    due_at, breached = await _deadline(session, received.interaction_id)
+    now = utcnow()
+    inserted = await session.scalar(
+        insert(Interaction)
+        .values(
+            id=received.interaction_id,
+            protocol=received.protocol,
+            channel=received.channel.value,
+            party_kind=received.party_kind.value,
+            party_ref=received.party_ref,
+            priority=received.priority.value,
+            demand_type=decision.demand_type,
+            demand_type_inferred=decision.demand_type_inferred,
+            related_interaction_id=received.related_interaction_id,
+            queue=decision.queue,
+            matched_rule=decision.matched_rule,
+            status="queued",
+            rank=domain.rank_of(
+                priority=received.priority.value,
+                channel=received.channel.value,
+                queue=decision.queue,
+                demand_type=decision.demand_type,
+                breached=breached,
+            ),
+            due_at=due_at,
+            breached=breached,
+            received_at=received.received_at,
+            queued_at=now,
+            escalate_at=now + timedelta(seconds=settings.escalation_after),
+            escalated=False,
+            correlation_id=correlation_id,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Interaction.id)
+    )
+    if inserted is None:
+        return  # the same interaction came again under another event id
+    await emit(
+        session,
+        InteractionQueued(
+            occurred_at=now,
+            interaction_id=received.interaction_id,
+            queue=decision.queue,
+            priority=received.priority,
+            demand_type=decision.demand_type,
+            demand_type_inferred=decision.demand_type_inferred,
+            matched_rule=decision.matched_rule,
+        ),
+        correlation_id=correlation_id,
+    )
+    interaction = await session.get(Interaction, received.interaction_id)
+    assert interaction is not None
+    await offer_interaction(session, interaction=interaction, settings=settings)
+
+
+async def note_deadline(session: AsyncSession, *, clock: SlaClockEvent) -> None:
+    """Keep a clock's latest deadline and re-rank its interaction, whichever arrived first."""
+    breached = isinstance(clock, SlaBreached)
+    stopped = isinstance(clock, SlaMet)
+    statement = insert(SlaClock).values(
+        clock_id=clock.clock_id,
+        interaction_id=clock.interaction_id,
+        due_at=clock.due_at,
+        as_of=clock.occurred_at,
+        breached=breached,
+        stopped=stopped,
+    )
+    newer = statement.excluded.as_of >= SlaClock.as_of
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["clock_id"],
+            set_={
+                "due_at": case((newer, statement.excluded.due_at), else_=SlaClock.due_at),
+                "as_of": func.greatest(SlaClock.as_of, statement.excluded.as_of),
+                "breached": SlaClock.breached | statement.excluded.breached,
+                "stopped": SlaClock.stopped | statement.excluded.stopped,
+            },
+        )
+    )
+    interaction = await session.scalar(
+        select(Interaction)
+        .where(Interaction.id == clock.interaction_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if interaction is None:
+        return  # kept in sla_clocks; applied when the interaction arrives
+    interaction.due_at, interaction.breached = await _deadline(session, clock.interaction_id)
+    interaction.rank = interaction_rank(interaction)
+
+
+async def offer_interaction(
+    session: AsyncSession, *, interaction: Interaction, settings: Settings
+) -> Assignment | None:
+    """Offer work the caller holds to the best agent that can take it under its row lock."""
+    overflow = settings.overflow()
+    skilled: ColumnElement[bool] = Agent.skills.has_key(interaction.queue)
+    if interaction.escalated:
+        skilled = or_(
+            skilled,
+            Agent.skills[overflow.skill].astext.cast(Integer) >= overflow.min_proficiency,
+        )
+    # Candidates are read without locks; only the chosen one is locked (SKIP LOCKED) and checked
+    # again under the lock, falling back to the next best. An agent whose state is changing (a
+    # completion, a status change) fills itself after that commit, and the sweep catches the
+    # rare race between the two; waiting here would serialise queueing behind agents' actions.
+    candidates = (
+        await session.scalars(
+            select(Agent).where(skilled, Agent.status == AgentStatus.AVAILABLE).order_by(Agent.id)
+        )
+    ).all()
+    if not candidates:
+        return None
+    loads = await loads_of(session, [agent.id for agent in candidates])
+    declined = await session.scalars(
+        select(Assignment.agent_id).where(
+            Assignment.interaction_id == interaction.id, Assignment.status == "rejected"
+        )
+    )
+    work = OfferableWork(
+        queue=interaction.queue,
+        channel=interaction.channel,
+        escalated=interaction.escalated,
+        declined_by=frozenset(declined),
+    )
+    states = [state_of(agent, loads[agent.id]) for agent in candidates]
+    while True:
+        chosen = domain.choose_agent(work, states, overflow)
+        if chosen is None:
+            return None
+        agent = await session.scalar(
+            select(Agent)
+            .where(Agent.id == chosen.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if agent is not None:
+            fresh = state_of(agent, (await loads_of(session, [agent.id]))[agent.id])
+            if domain.can_take(fresh, work, overflow):
+                return await _offer(
+                    session, interaction=interaction, agent=agent, settings=settings
+                )
+        states = [state for state in states if state.id != chosen.id]
+
+
+async def _offer(
+    session: AsyncSession, *, interaction: Interaction, agent: Agent, settings: Settings
+) -> Assignment:
+    now = utcnow()  # read after the locks were granted, so an offer never predates a release
+    assignment = Assignment(
+        id=uuid4(),
+        interaction_id=interaction.id,
+        agent_id=agent.id,
+        queue=interaction.queue,
+        channel=interaction.channel,
+        status="offered",
+        offered_at=now,
+        expires_at=now + timedelta(seconds=settings.offer_timeout),
+    )
+    session.add(assignment)
+    interaction.status = "offered"
+    agent.idle_since = now
+    await session.flush()
+    await emit(
+        session,
+        InteractionOffered(
+            occurred_at=now,
+            interaction_id=interaction.id,
+            assignment_id=assignment.id,
+            agent_id=agent.id,
+            queue=interaction.queue,
+            expires_at=assignment.expires_at,
+        ),
+        correlation_id=interaction.correlation_id,
+    )
+    return assignment
+
+
+async def offer_waiting(session: AsyncSession, *, interaction_id: UUID, settings: Settings) -> bool:
+    """Offer one waiting interaction unless another transaction holds it."""
+    interaction = await session.scalar(
+        select(Interaction)
+        .where(Interaction.id == interaction_id, Interaction.status == "queued")
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if interaction is None:
+        return False
+    return await offer_interaction(session, interaction=interaction, settings=settings) is not None
+
+
+async def fill_agent(session: AsyncSession, *, agent_id: str, settings: Settings) -> int:
+    """Offer an agent the most urgent eligible waiting work until its free capacity is used."""
+    agent = await session.scalar(
+        select(Agent)
+        .where(Agent.id == agent_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if agent is None or agent.status != AgentStatus.AVAILABLE:
+        return 0
+    overflow = settings.overflow()
+    load = (await loads_of(session, [agent.id]))[agent.id]
+    offered = 0
+    while True:
+        state = state_of(agent, load)
+        channels = domain.free_channels(state)
+        if not channels:
+            return offered
+        eligible: ColumnElement[bool] = Interaction.queue.in_(list(state.skills))
+        if domain.overflow_allowed(state, overflow):
+            eligible = or_(eligible, Interaction.escalated)
+        declined = exists().where(
+            Assignment.interaction_id == Interaction.id,
+            Assignment.agent_id == agent.id,
+            Assignment.status == "rejected",
+        )
+        work = await session.scalar(
+            select(Interaction)
+            .where(
+                Interaction.status == "queued",
+                Interaction.channel.in_(sorted(channels)),
+                eligible,
+                ~declined,
+            )
+            .order_by(
+                Interaction.rank, Interaction.due_at.asc().nulls_last(), Interaction.received_at
+            )
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if work is None:
+            return offered
+        await _offer(session, interaction=work, agent=agent, settings=settings)
+        load = {**load, work.channel: load.get(work.channel, 0) + 1}
+        offered += 1
+
+
+async def after_commit(
+    sessionmaker: async_sessionmaker[AsyncSession], follow: Follow, *, settings: Settings
+) -> None:
+    """Offer freed work and fill freed agents, each in a transaction of its own."""
+    for interaction_id in follow.interactions:
+        async with sessionmaker.begin() as session:
+            await offer_waiting(session, interaction_id=interaction_id, settings=settings)
+    for agent_id in follow.agents:
+        async with sessionmaker.begin() as session:
+            await fill_agent(session, agent_id=agent_id, settings=settings)
+
+
+async def expire_one_offer(session: AsyncSession, *, settings: Settings) -> Follow | None:
+    """Time out the oldest expired offer: back to the queue, and its agent set away."""
+    now = utcnow()
+    assignment = await session.scalar(
+        select(Assignment)
+        .where(Assignment.status == "offered", Assignment.expires_at <= now)
+        .order_by(Assignment.expires_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if assignment is None:
+        return None
+    interaction, agent = await lock_parts(session, assignment)
+    assignment.status = "timed_out"
+    assignment.ended_at = now
+    interaction.status = "queued"
+    await emit(
+        session,
+        InteractionOfferDeclined(
+            occurred_at=now,
+            interaction_id=interaction.id,
+            assignment_id=assignment.id,
+            agent_id=agent.id,
+            reason=DeclineReason.TIMED_OUT,
+        ),
+        correlation_id=interaction.correlation_id,
+    )
+    if agent.status == AgentStatus.AVAILABLE:
+        await change_status(session, agent, AgentStatus.AWAY, now=now)
+    return Follow(interactions=(interaction.id,))
+
+
+async def escalate_one(session: AsyncSession, *, settings: Settings) -> bool:
+    """Take the next work waiting past the escalation step and offer it to overflow agents too."""
+    interaction = await session.scalar(
+        select(Interaction)
+        .where(
+            Interaction.status == "queued",
+            Interaction.escalated.is_(False),
+            Interaction.escalate_at <= utcnow(),
+        )
+        .order_by(Interaction.escalate_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if interaction is None:
+        return False
+    interaction.escalated = True
+    await offer_interaction(session, interaction=interaction, settings=settings)
+    return True
+
+
+async def agents_with_room(session: AsyncSession) -> list[str]:
+    """List available agents, for the sweep that catches work a race left unoffered."""
+    return list(
+        await session.scalars(
+            select(Agent.id).where(Agent.status == AgentStatus.AVAILABLE).order_by(Agent.id)
+        )
+    )
