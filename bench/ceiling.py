@@ -15,7 +15,13 @@ from typing import Any
 import asyncpg
 
 from atende_events.envelope import encode
-from atende_events.kafka import AIOKafkaConsumer, TopicPartition, ensure_topics, make_producer
+from atende_events.kafka import (
+    AIOKafkaConsumer,
+    TopicPartition,
+    delete_topics,
+    ensure_topics,
+    make_producer,
+)
 from atende_events.samples import sample_event
 from atende_events.topics import TopicSpec
 from bench.stats import percentile
@@ -114,6 +120,7 @@ async def kafka_round_trip(bootstrap: str, *, count: int) -> dict[str, Any]:
     finally:
         await producer.stop()
         await consumer.stop()
+        await delete_topics(bootstrap, lambda name: name == topic)
     latencies.sort()
     return {
         "produce_per_s": count / produced,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from tests.infra import KAFKA_BOOTSTRAP, PG_HOST, PG_PORT
+from atende_events.kafka import KafkaError, delete_topics
+from tests.infra import KAFKA_BOOTSTRAP, PG_HOST, PG_PORT, SCRATCH_PREFIXES
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -17,3 +20,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_report_header() -> list[str]:
     return [f"kafka: {KAFKA_BOOTSTRAP}  postgresql: {PG_HOST}:{PG_PORT}"]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Delete the topics this session created: thousands of them would slow every broker start."""
+    if not SCRATCH_PREFIXES:
+        return
+    prefixes = tuple(SCRATCH_PREFIXES)
+    try:
+        asyncio.run(delete_topics(KAFKA_BOOTSTRAP, lambda name: name.startswith(prefixes)))
+    except (KafkaError, OSError, TimeoutError) as exc:
+        session.config.get_terminal_writer().line(
+            f"could not delete this session's scratch topics ({exc!r}); "
+            "'make sweep-topics' removes them later"
+        )

@@ -30,6 +30,10 @@ PG_PASSWORD = os.environ.get("ATENDE_PG_PASSWORD", "atende")
 
 T = TypeVar("T")
 
+# Every topic name prefix this test session created; `conftest` deletes those topics at the end,
+# since each left-over topic slows every later broker start.
+SCRATCH_PREFIXES: set[str] = set()
+
 
 def database_url(name: str) -> str:
     """SQLAlchemy URL of a database on the test cluster."""
@@ -79,6 +83,7 @@ async def fresh_namespace(partitions: int = 3) -> str:
     A service built with `topic_namespace=<prefix>` publishes and consumes only there.
     """
     namespace = f"t{uuid.uuid4().hex[:10]}."
+    SCRATCH_PREFIXES.add(namespace)
     await ensure_topics(KAFKA_BOOTSTRAP, topic_specs(partitions, namespace=namespace))
     return namespace
 
@@ -86,6 +91,7 @@ async def fresh_namespace(partitions: int = 3) -> str:
 async def random_topic(partitions: int = 3, *, with_dlq: bool = True) -> str:
     """Create a fresh topic (and its DLQ) and return its name."""
     name = f"test.{uuid.uuid4().hex[:12]}"
+    SCRATCH_PREFIXES.add(name)
     specs = [TopicSpec(name, partitions)]
     if with_dlq:
         specs.append(TopicSpec(dlq_topic(name), 1))

@@ -29,7 +29,8 @@ KAFKA_DIR="$RUN_DIR/kafka"
 KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_PID_FILE="$RUN_DIR/kafka.pid"
 KAFKA_LOG_DIR="$LOG_DIR/kafka"
-KAFKA_READY_TIMEOUT=90
+KAFKA_READY_TIMEOUT=90   # seconds without progress in the broker's log
+KAFKA_READY_LIMIT=900    # seconds in all
 KAFKA_STOP_TIMEOUT=30
 
 PG_DIR="$RUN_DIR/pg"
@@ -321,10 +322,13 @@ kafka_pid() {
 }
 
 # Waits until the broker logged its start-up line (after offset $2 in server.log) and the port answers.
+# The timeout counts seconds without progress: a broker recovering many partitions keeps writing
+# "(N/M completed ...)" lines and may rightly take longer than that in all.
 kafka_wait_ready() { # <pid> <server.log offset>
-  local pid="$1" offset="$2" waited=0 server_log="$KAFKA_LOG_DIR/server.log"
+  local pid="$1" offset="$2" waited=0 idle=0 size last_size=-1 loaded
+  local server_log="$KAFKA_LOG_DIR/server.log"
   printf '[infra] waiting for Kafka on 127.0.0.1:%s ' "$KAFKA_PORT"
-  while ((waited < KAFKA_READY_TIMEOUT)); do
+  while ((idle < KAFKA_READY_TIMEOUT && waited < KAFKA_READY_LIMIT)); do
     if ! proc_alive "$pid"; then
       printf '\n'
       show_log_tail "$KAFKA_LOG_DIR/kafka.out" "$server_log"
@@ -341,11 +345,17 @@ kafka_wait_ready() { # <pid> <server.log offset>
     fi
     sleep 1
     waited=$((waited + 1))
+    size="$(stat -c %s "$server_log" 2>/dev/null || echo 0)"
+    if [[ "$size" != "$last_size" ]]; then idle=0; last_size="$size"; else idle=$((idle + 1)); fi
     ((waited % 3 == 0)) && printf '.'
+    if ((waited % 15 == 0)); then
+      loaded="$(tail -c 4096 "$server_log" 2>/dev/null | grep -o '[0-9]*/[0-9]* completed' | tail -1 || true)"
+      [[ -n "$loaded" ]] && printf ' (loading partitions: %s) ' "${loaded% completed}"
+    fi
   done
   printf '\n'
   show_log_tail "$KAFKA_LOG_DIR/kafka.out" "$server_log"
-  die "Kafka did not become ready within ${KAFKA_READY_TIMEOUT}s (it is still running as pid $pid).
+  die "Kafka did not become ready (${waited}s in all, ${idle}s without progress; it is still running as pid $pid).
         Read the logs above, then '$0 kafka-down' and retry; a slow machine may simply need another try."
 }
 

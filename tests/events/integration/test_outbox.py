@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from atende_events.db import outbox
 from atende_events.envelope import Envelope, decode
 from atende_events.kafka import Publisher
-from atende_events.outbox import OutboxRelay, add_event, relay_lock_key
+from atende_events.outbox import (
+    MAX_EVENT_BYTES,
+    EventTooLarge,
+    OutboxRelay,
+    add_event,
+    relay_lock_key,
+)
 from atende_events.registry import model_for
 from atende_events.samples import SAMPLES, sample_event
 from tests.infra import KAFKA_BOOTSTRAP, ROOT, eventually, fresh_namespace, read_topic
@@ -133,6 +139,26 @@ async def test_events_written_while_kafka_is_down_are_published_once_when_it_ret
     published = [_id(r) for r in records if _id(r) in set(ids)]
     assert sorted(published) == sorted(ids), "every event exactly once"
     assert published == ids, "in the order written"
+
+
+async def test_an_event_too_large_for_kafka_is_refused_and_its_transaction_writes_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    interaction = uuid.uuid4()
+    fine = event_for(interaction, "atende.interaction.received.v1")
+    # The contract bounds every text, so only an event built around validation gets this big.
+    huge = fine.model_copy(
+        update={
+            "id": uuid.uuid4(),
+            "data": fine.data.model_copy(update={"content": "x" * (MAX_EVENT_BYTES + 1)}),
+        }
+    )
+    before = await pending(sessionmaker)
+
+    with pytest.raises(EventTooLarge, match=str(huge.id)):
+        await write(sessionmaker, [fine, huge])
+
+    assert await pending(sessionmaker) == before, "neither event of the transaction was written"
 
 
 async def test_only_one_relay_is_active_and_a_standby_takes_over_when_it_dies(

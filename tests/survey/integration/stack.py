@@ -92,11 +92,13 @@ class Stack:
 
 
 @asynccontextmanager
-async def survey_stack(webhook_failures: int = 0, **overrides: Any) -> AsyncIterator[Stack]:
+async def survey_stack(
+    webhook_failures: int = 0, smtp_reply_delay: float = 0.0, **overrides: Any
+) -> AsyncIterator[Stack]:
     """Run intake on a loopback port and survey pointed at it, the SMTP server and the webhook."""
     namespace = await fresh_namespace()
     async with (
-        smtp_server() as (smtp_port, mailbox),
+        smtp_server(smtp_reply_delay) as (smtp_port, mailbox),
         webhook_receiver(webhook_failures) as (webhook_url, webhook),
         running_service("intake", namespace=namespace) as intake,
         serve_on_loopback(intake.app) as intake_url,

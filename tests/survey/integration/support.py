@@ -44,12 +44,15 @@ class Mailbox:
     """What the local SMTP server received."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    reply_delay: float = 0.0
+    """Seconds between taking a message and saying so: the sender's transaction stays open."""
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
         assert isinstance(envelope.content, bytes)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        await asyncio.sleep(self.reply_delay)
         return "250 OK"
 
     def tokens(self) -> list[str]:
@@ -64,9 +67,9 @@ def body_of(message: EmailMessage) -> str:
 
 
 @asynccontextmanager
-async def smtp_server() -> AsyncIterator[tuple[int, Mailbox]]:
+async def smtp_server(reply_delay: float = 0.0) -> AsyncIterator[tuple[int, Mailbox]]:
     """Run a real SMTP server on a free loopback port; yield its port and its mailbox."""
-    mailbox = Mailbox()
+    mailbox = Mailbox(reply_delay=reply_delay)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(mailbox, hostname="smtp.test"), "127.0.0.1", 0)
     try:

@@ -25,6 +25,21 @@ from tests.survey.integration.support import (
 )
 
 
+async def test_a_link_opened_while_its_dispatch_is_still_committing_shows_the_survey() -> None:
+    # The SMTP server holds its reply, so the dispatcher's transaction is still open when the
+    # person (this test) opens the link the moment the e-mail lands.
+    async with survey_stack(smtp_reply_delay=1.0) as stack:
+        interaction = await stack.register(email="bia@example.com")
+        await stack.resolve(interaction)
+        await eventually(lambda: _count(stack.mailbox.messages, 1), what="the e-mail")
+        token = stack.mailbox.tokens()[0]
+
+        survey = await stack.survey.client.get(f"/v1/surveys/{token}")
+
+        assert survey.status_code == 200, survey.text
+        assert survey.json()["questions"][0]["id"] == "nps"
+
+
 async def test_an_email_carries_a_single_use_link_in_the_persons_language() -> None:
     async with survey_stack() as stack:
         interaction = await stack.register(email="ana@example.com", locale="es")

@@ -1,6 +1,8 @@
 """The survey's pure rules: eligibility, timing, media, locales, categories and driver themes."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -232,3 +234,26 @@ def test_the_stored_token_is_its_sha256_not_the_token() -> None:
     assert domain.hash_token(token) != token
     assert len(domain.hash_token(token)) == 64
     assert domain.hash_token(token) == domain.hash_token(token)
+
+
+def test_a_token_names_its_survey_and_carries_256_random_bits() -> None:
+    survey_id = uuid4()
+    tokens = {domain.new_token(survey_id) for _ in range(100)}
+
+    assert len(tokens) == 100, "never the same token twice"
+    for token in tokens:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{65}", token), "URL-safe, no padding"
+        assert domain.survey_id_of(token) == survey_id
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "k4LrYq5d7T0mRk8G3vJxZ1cWnA9sFhUeBpQoLiDyXt0",  # a token of the earlier shape
+        "",
+        "!" * 65,
+        "A" * 21 + "=" + "B" * 43,
+    ],
+)
+def test_a_token_of_another_shape_names_no_survey(token: str) -> None:
+    assert domain.survey_id_of(token) is None

@@ -21,6 +21,7 @@ __all__ = [
     "KafkaError",
     "KafkaTimeoutError",
     "TopicPartition",
+    "delete_topics",
     "ensure_topics",
     "kafka_reachable",
     "make_consumer",
@@ -115,6 +116,21 @@ async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> l
             )
             await _wait_for_topics(admin, {spec.name for spec in missing})
         return [spec.name for spec in missing]
+    finally:
+        await admin.close()
+
+
+async def delete_topics(
+    bootstrap_servers: str, select: Callable[[str], bool], *, chunk: int = 200
+) -> list[str]:
+    """Delete every existing topic whose name `select` accepts; return the names deleted."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="atende-topics")
+    await admin.start()
+    try:
+        doomed = sorted(name for name in await admin.list_topics() if select(name))
+        for start in range(0, len(doomed), chunk):
+            await admin.delete_topics(doomed[start : start + chunk], timeout_ms=60_000)
+        return doomed
     finally:
         await admin.close()
 

@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
 _PURGE_EVERY = 60.0
 
+# Under the 1 MiB a Kafka producer sends and a broker takes by default (max.request.size,
+# message.max.bytes), with room for key and headers. A row larger than that could never be
+# published and would hold up every row behind it, so it is refused before it is written.
+MAX_EVENT_BYTES = 1_000_000
+
+
+class EventTooLarge(ValueError):
+    """An event whose encoded size Kafka would refuse; the caller's transaction must not commit."""
+
+
 OUTBOX_PUBLISHED = Counter(
     "atende_outbox_published_total", "Outbox events published to Kafka.", ["service"]
 )
@@ -46,15 +56,22 @@ async def add_event(session: AsyncSession, event: Envelope[Any], *, key: str | N
     """Write an event to the outbox in the caller's transaction; it is published after commit.
 
     The record key defaults to the interaction id (the agent id for agent events), so one
-    interaction's events land on one partition and stay in order.
+    interaction's events land on one partition and stay in order. An event too large for
+    Kafka raises `EventTooLarge` before anything is written.
     """
+    payload = encode(event)
+    if len(payload) > MAX_EVENT_BYTES:
+        raise EventTooLarge(
+            f"{event.type} {event.id} encodes to {len(payload)} bytes; "
+            f"Kafka takes at most {MAX_EVENT_BYTES}"
+        )
     await session.execute(
         insert(outbox).values(
             event_id=event.id,
             topic=topic_of(event),
             key=key if key is not None else key_of(event),
             event_type=event.type,
-            payload=encode(event),
+            payload=payload,
         )
     )
     # Delivered at commit (and dropped on rollback): wakes the relay at once instead of a poll.

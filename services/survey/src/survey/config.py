@@ -110,6 +110,10 @@ class Settings(ServiceSettings):
         default=1.0, gt=0, le=60, description="Seconds between two looks for due work."
     )
     timer_batch_size: int = Field(default=20, ge=1, le=1000)
+    reception_retention: timedelta = Field(
+        default=timedelta(days=90),
+        description="How long the priority of an interaction not resolved yet is remembered.",
+    )
 
     # Data.
     messages_path: str | None = Field(

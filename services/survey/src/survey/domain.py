@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -127,6 +131,32 @@ def retry_delay(attempt: int, *, first: timedelta, maximum: timedelta) -> timede
     """Wait before the next send after `attempt` failures: doubling, capped."""
     delay: timedelta = first * 2 ** max(attempt - 1, 0)
     return min(delay, maximum)
+
+
+_ID_CHARS = 22  # a UUID's 16 bytes in URL-safe base64, without padding
+_TOKEN_CHARS = _ID_CHARS + 43  # then 32 random bytes: the 256 bits nobody can guess
+
+
+def new_token(survey_id: UUID) -> str:
+    """Make a link token: the survey's id, then 32 random bytes, all URL-safe.
+
+    The id lets a request for the link find the survey's row, and wait for a dispatch still
+    sending it to commit, before the token's hash is compared: a person quick enough to open
+    the link in that window gets the survey, not a 404.
+    """
+    return base64.urlsafe_b64encode(survey_id.bytes).decode()[:_ID_CHARS] + secrets.token_urlsafe(
+        32
+    )
+
+
+def survey_id_of(token: str) -> UUID | None:
+    """Give the survey id a token starts with, or None for a token of another shape."""
+    if len(token) != _TOKEN_CHARS:
+        return None
+    try:
+        return UUID(bytes=base64.urlsafe_b64decode(token[:_ID_CHARS] + "=="))
+    except (ValueError, binascii.Error):
+        return None
 
 
 def hash_token(token: str) -> str:

@@ -29,6 +29,9 @@ TIMER_WORK = Counter(
     ["kind"],
 )
 
+PURGE_EVERY = 3600.0
+"""Seconds between two purges of receptions that outlived their retention."""
+
 Step = Callable[[AsyncSession, datetime], Awaitable[int]]
 
 
@@ -69,10 +72,19 @@ async def run_timers_forever(
     async def followup(session: AsyncSession, now: datetime) -> int:
         return int(await service.open_next_followup(session, dispatcher=dispatcher, now=now))
 
+    async def purge(session: AsyncSession, now: datetime) -> int:
+        await service.purge_receptions(session, before=now - settings.reception_retention)
+        return 0  # one pass: the delete takes every old row at once
+
+    loop = asyncio.get_running_loop()
+    next_purge = loop.time()
     while not stopping.is_set():
         await _run_step(sessionmaker, "dispatch", dispatch, limit)
         await _run_step(sessionmaker, "expire", expire, 1)
         await _run_step(sessionmaker, "followup", followup, limit)
+        if loop.time() >= next_purge:
+            await _run_step(sessionmaker, "purge", purge, 1)
+            next_purge = loop.time() + PURGE_EVERY
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(settings.timer_interval):
                 await stopping.wait()

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,12 @@ async def record_reception(session: AsyncSession, event: InteractionReceived) ->
     )
 
 
+async def purge_receptions(session: AsyncSession, *, before: datetime) -> int:
+    """Forget receptions of interactions never resolved (or resolved before they arrived)."""
+    result = await session.execute(delete(Reception).where(Reception.received_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def on_resolved(
     session: AsyncSession,
     event: Envelope[InteractionResolved],
@@ -51,8 +57,11 @@ async def on_resolved(
         return  # one survey decision per interaction, even when routing resolves it twice
     # Serialise decisions per party, so two instances cannot both survey one party in a window.
     await session.execute(select(func.pg_advisory_xact_lock(_lock_key(data.party_ref))))
+    # The reception has done its job once read: the decision is made once per interaction.
     priority = await session.scalar(
-        select(Reception.priority).where(Reception.interaction_id == data.interaction_id)
+        delete(Reception)
+        .where(Reception.interaction_id == data.interaction_id)
+        .returning(Reception.priority)
     )
     opted_out = await session.scalar(
         select(OptOut.party_ref).where(OptOut.party_ref == data.party_ref)

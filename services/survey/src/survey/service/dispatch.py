@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,7 +85,7 @@ async def dispatch_next(session: AsyncSession, *, dispatcher: Dispatcher, now: d
         await _skip(session, survey, SkipReason.NO_CONTACT, now)
         return True
 
-    token = secrets.token_urlsafe(32)
+    token = domain.new_token(survey.id)
     locale = dispatcher.messages.locale_for(found.locale)
     subject, body = domain.link_message(
         dispatcher.messages.locales[locale],

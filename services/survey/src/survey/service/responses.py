@@ -30,6 +30,12 @@ class AlreadyAnswered(Exception):
 
 
 async def _by_token(session: AsyncSession, token: str, *, lock: bool = False) -> Survey:
+    survey_id = domain.survey_id_of(token)
+    if survey_id is not None:
+        # The dispatcher holds the row until the link it sent is committed: wait for it.
+        await session.execute(
+            select(Survey.id).where(Survey.id == survey_id).with_for_update(read=True)
+        )
     query = select(Survey).where(Survey.token_hash == domain.hash_token(token))
     survey = await session.scalar(query.with_for_update() if lock else query)
     if survey is None:
