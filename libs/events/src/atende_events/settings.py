@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
         pattern=r"^[a-z0-9._-]*$",
         description="Prefix of every topic name; empty in production, random per test run.",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=100)
-    log_level: str = Field(default="INFO")
-    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    db_pool_size: int = Field(
+        default=10, ge=1, le=100, description="Database connections per instance (pool size)."
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    relay_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Outbox rows the relay publishes per batch."
+    )

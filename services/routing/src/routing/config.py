@@ -60,7 +60,12 @@ class Settings(ServiceSettings):
         description="Seconds in a queue after which work may go to the overflow skill too.",
     )
     overflow_skill: str = Field(default="geral", description="The skill of the escalation step.")
-    overflow_min_proficiency: int = Field(default=3, ge=1, le=5)
+    overflow_min_proficiency: int = Field(
+        default=3,
+        ge=1,
+        le=5,
+        description="Least proficiency (1-5) in the overflow skill that takes escalated work.",
+    )
     timer_interval: float = Field(
         default=0.25, gt=0, le=60, description="Seconds between two looks for due timers."
     )

@@ -28,7 +28,9 @@ class Settings(ServiceSettings):
     timer_interval: float = Field(
         default=0.5, gt=0, le=60, description="Seconds between two looks for due deadlines."
     )
-    timer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    timer_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="Due clocks the timer takes per transaction."
+    )
     breach_grace: float = Field(
         default=2.0,
         ge=0,

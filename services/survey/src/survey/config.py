@@ -77,13 +77,15 @@ class Settings(ServiceSettings):
         default=SurveyMedium.SMS,
         description="How a link goes to a phone when the contact was not over WhatsApp.",
     )
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_sender: str = "pesquisa@atende.invalid"
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_timeout: float = Field(default=10, gt=0)
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server that sends e-mails.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port.")
+    smtp_sender: str = Field(
+        default="pesquisa@atende.invalid", description="From address of survey e-mails."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if it wants one.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection to TLS.")
+    smtp_timeout: float = Field(default=10, gt=0, description="Seconds an SMTP exchange may take.")
     message_webhook_url: str = Field(
         default="http://127.0.0.1:8090/messages",
         description="HTTP endpoint that delivers SMS and WhatsApp messages (JSON POST).",
@@ -94,22 +96,32 @@ class Settings(ServiceSettings):
     send_attempts: int = Field(
         default=5, ge=1, le=50, description="Attempts to send a link before it is failed."
     )
-    retry_first_backoff: timedelta = Field(default=timedelta(seconds=30))
-    retry_max_backoff: timedelta = Field(default=timedelta(minutes=30))
+    retry_first_backoff: timedelta = Field(
+        default=timedelta(seconds=30), description="Wait before the second attempt to send a link."
+    )
+    retry_max_backoff: timedelta = Field(
+        default=timedelta(minutes=30), description="Longest wait between two attempts (it doubles)."
+    )
 
     # Intake (contact data and follow-ups).
-    intake_base_url: str = Field(default="http://127.0.0.1:8001")
+    intake_base_url: str = Field(
+        default="http://127.0.0.1:8001", description="Intake's API: contact data, follow-ups."
+    )
     intake_api_key: str = Field(
         default="dev-intake-survey",
         description="Survey's key at intake (interactions:read, interactions:write, parties:read).",
     )
-    intake_timeout: float = Field(default=5, gt=0)
+    intake_timeout: float = Field(
+        default=5, gt=0, description="Seconds a call to intake or the webhook may take."
+    )
 
     # Timers.
     timer_interval: float = Field(
         default=1.0, gt=0, le=60, description="Seconds between two looks for due work."
     )
-    timer_batch_size: int = Field(default=20, ge=1, le=1000)
+    timer_batch_size: int = Field(
+        default=20, ge=1, le=1000, description="Most items of one kind the timer takes per pass."
+    )
     reception_retention: timedelta = Field(
         default=timedelta(days=90),
         description="How long the priority of an interaction not resolved yet is remembered.",
