@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -390,3 +391,28 @@ async def test_agent_profile_status_and_skills_changes_are_events() -> None:
             ("offline", "available", ["dividas"]),
             ("available", "available", ["dividas", "geral"]),
         ]
+
+
+async def test_racing_first_puts_of_one_agent_create_it_once_and_never_fail() -> None:
+    async with running_service("routing") as routing:
+        agent = new_agent_id()
+        body = {"name": "Bia", "skills": {"dividas": 4}, "capacity": {"phone": 1}}
+
+        answers = await asyncio.gather(
+            *(routing.client.put(f"/v1/agents/{agent}", json=body, headers=ADMIN) for _ in range(8))
+        )
+
+        assert sorted(a.status_code for a in answers) == [200] * 7 + [201], [
+            a.text for a in answers
+        ]
+        events = await events_until(
+            routing.namespace,
+            lambda es: any(getattr(e.data, "agent_id", None) == agent for e in es),
+            what="the agent's creation",
+        )
+        created = [
+            e.data
+            for e in events
+            if getattr(e.data, "agent_id", None) == agent and e.data.previous_status is None
+        ]
+        assert len(created) == 1, "one creation event"

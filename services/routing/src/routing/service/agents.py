@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atende_events.routing import (
@@ -71,21 +72,29 @@ async def put_agent(
         )
     now = utcnow()
     capacity = {channel.value: n for channel, n in profile.capacity.items()}
-    agent = await locked_agent(session, agent_id)
-    created = agent is None
-    if agent is None:
-        agent = Agent(
-            id=agent_id,
-            name=profile.name,
-            status=AgentStatus.OFFLINE.value,
-            skills=dict(profile.skills),
-            capacity=capacity,
-            idle_since=None,
-            status_changed_at=now,
-            updated_at=now,
+    # Insert-or-nothing first: of two first PUTs racing, the second waits for the first to
+    # commit and then updates the row, instead of failing on the primary key.
+    created = (
+        await session.scalar(
+            insert(Agent)
+            .values(
+                id=agent_id,
+                name=profile.name,
+                status=AgentStatus.OFFLINE.value,
+                skills=dict(profile.skills),
+                capacity=capacity,
+                idle_since=None,
+                status_changed_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[Agent.id])
+            .returning(Agent.id)
         )
-        session.add(agent)
-        await session.flush()
+        is not None
+    )
+    agent = await locked_agent(session, agent_id)
+    assert agent is not None, "inserted, or there before and never deleted"
+    if created:
         await emit(
             session,
             AgentStatusChanged(
