@@ -70,7 +70,7 @@ async def fire_due_forever(
             except Exception:  # noqa: BLE001 - the timer must outlive one bad batch
                 log.exception("sla due-timer failed on a batch; retrying")
         TIMER_FIRED.inc(fired)
-        if fired == settings.timer_batch_size:
+        if fired >= settings.timer_batch_size:
             continue  # more are due: take the next batch at once
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(settings.timer_interval):

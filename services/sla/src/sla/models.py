@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,6 +70,15 @@ class Clock(Base):
         CheckConstraint("state IN ('running', 'paused', 'met', 'breached')", name="state"),
         Index(None, "state", "due_at"),
         Index(None, "state", "warn_at"),
+        # The due-timer's warning look: only clocks still to be warned, so it never walks the
+        # warned ones (a fifth of all running clocks with the default 80% threshold).
+        Index(
+            "ix_sla_clocks_to_warn",
+            "warn_at",
+            postgresql_where=text(
+                "state = 'running' AND warned_at IS NULL AND quarantined_at IS NULL"
+            ),
+        ),
     )
 
     clock_id: Mapped[UUID] = mapped_column(primary_key=True)

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atende_events.db import is_transient
@@ -39,24 +39,33 @@ async def fire_due(
     clocks due after it.
     """
     breach_before = now - breach_grace
-    rows = await session.execute(
-        select(Clock, TrackedInteraction.correlation_id)
-        .outerjoin(TrackedInteraction, TrackedInteraction.interaction_id == Clock.interaction_id)
-        .where(
-            Clock.state == ClockState.RUNNING.value,
-            Clock.quarantined_at.is_(None),
-            or_(
-                Clock.due_at <= breach_before,
-                and_(Clock.warned_at.is_(None), Clock.warn_at <= now),
-            ),
-        )
-        .order_by(Clock.due_at, Clock.clock_id)
-        .limit(limit)
-        .with_for_update(of=Clock, skip_locked=True)
-        .execution_options(populate_existing=True)
+    # Two bounded looks, each an index range (an OR of both made PostgreSQL walk every running
+    # clock: 0.86 s a look with 100,000 of them). A clock in both is fired once, as a breach.
+    taken: dict[UUID, tuple[Clock, str | None]] = {}
+    looks = (
+        (Clock.due_at <= breach_before, Clock.due_at),
+        (and_(Clock.warned_at.is_(None), Clock.warn_at <= now), Clock.warn_at),
     )
+    for moment, soonest in looks:
+        rows = await session.execute(
+            select(Clock, TrackedInteraction.correlation_id)
+            .outerjoin(
+                TrackedInteraction, TrackedInteraction.interaction_id == Clock.interaction_id
+            )
+            .where(
+                Clock.state == ClockState.RUNNING.value,
+                Clock.quarantined_at.is_(None),
+                moment,
+            )
+            .order_by(soonest, Clock.clock_id)
+            .limit(limit)
+            .with_for_update(of=Clock, skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        for clock, correlation_id in rows.all():
+            taken.setdefault(clock.clock_id, (clock, correlation_id))
     fired = 0
-    for clock, correlation_id in rows.all():
+    for clock, correlation_id in sorted(taken.values(), key=lambda row: row[0].due_at):
         clock_id = clock.clock_id  # a failed savepoint expires the object; keep its id
         try:
             async with session.begin_nested():
