@@ -52,25 +52,47 @@ def interaction_body(rng: random.Random) -> dict[str, Any]:
 
 
 async def run(
-    url: str, *, rate: float, duration: float, headers: dict[str, str], seed: int
+    url: str,
+    *,
+    rate: float,
+    duration: float,
+    headers: dict[str, str],
+    seed: int,
+    record: str | None = None,
+    give_up: float = 10.0,
 ) -> dict[str, Any]:
-    """Offer `rate` requests per second for `duration` seconds; return the latency figures."""
+    """Offer `rate` requests per second for `duration` seconds; return the latency figures.
+
+    With `record`, also write one JSON line per accepted request: the interaction id, when the
+    request was scheduled to leave and when its answer came (wall-clock seconds), so that the
+    benchmark can follow each interaction through the pipeline.
+    """
     rng = random.Random(seed)
     total = int(rate * duration)
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    accepted: list[tuple[str, float, float]] = []
     limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=give_up) as client:
         loop = asyncio.get_running_loop()
+        to_wall = time.time() - loop.time()
 
         async def send(body: dict[str, Any], scheduled: float) -> None:
             try:
-                response = await client.post(
-                    url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
-                )
+                async with asyncio.timeout(max(0.1, scheduled + give_up - loop.time())):
+                    response = await client.post(
+                        url, json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+                    )
                 outcome = str(response.status_code) if response.status_code >= 300 else None
+                if record and outcome is None:
+                    answered = loop.time()
+                    accepted.append(
+                        (response.json()["id"], scheduled + to_wall, answered + to_wall)
+                    )
             except httpx.HTTPError as exc:
                 outcome = type(exc).__name__
+            except TimeoutError:
+                outcome = "Timeout"
             latencies.append(loop.time() - scheduled)
             if outcome:
                 errors[outcome] = errors.get(outcome, 0) + 1
@@ -90,6 +112,11 @@ async def run(
         wall = time.perf_counter() - wall
     latencies.sort()
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    if record:
+        with open(record, "w", encoding="utf-8") as out:  # noqa: ASYNC230 - after the run
+            out.writelines(
+                json.dumps({"id": i, "scheduled": s, "answered": a}) + "\n" for i, s, a in accepted
+            )
     return {
         "offered_rate": rate,
         "requests": total,
@@ -113,10 +140,20 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60, help="seconds")
     parser.add_argument("--header", action="append", default=[], help="'Name: value'")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--record", help="write each accepted request as a JSON line here")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     args = parser.parse_args()
     headers = dict(h.split(": ", 1) for h in args.header)
     figures = asyncio.run(
-        run(args.url, rate=args.rate, duration=args.duration, headers=headers, seed=args.seed)
+        run(
+            args.url,
+            rate=args.rate,
+            duration=args.duration,
+            headers=headers,
+            seed=args.seed,
+            record=args.record,
+            give_up=args.timeout,
+        )
     )
     sys.stdout.write(json.dumps(figures) + "\n")
 

@@ -16,13 +16,16 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from atende_events.kafka import ensure_topics
+from atende_events.kafka import delete_topics, ensure_topics
 from atende_events.topics import topic_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_BOOTSTRAP = os.environ.get("ATENDE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 PG = os.environ.get("ATENDE_PG_DSN_BASE", "postgresql+asyncpg://atende:atende@127.0.0.1:15432")
 PG_ASYNCPG = PG.replace("postgresql+asyncpg://", "postgresql://")
+# Databases are named <prefix><service>; another prefix keeps two benchmarks on one server apart.
+DB_PREFIX = os.environ.get("ATENDE_BENCH_DB_PREFIX", "bench_")
+SERVICES = ["intake", "routing", "sla", "survey", "analytics"]
 
 
 def free_port() -> int:
@@ -75,6 +78,19 @@ async def _migrate(service: str, url: str) -> None:
         raise RuntimeError(f"migrating {service} failed")
 
 
+class System(dict[str, ServiceProcess]):
+    """The running services by name, with the topic namespace and databases they use."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__()
+        self.namespace = namespace
+        self.databases: dict[str, str] = {}
+
+    def group(self, service: str) -> str:
+        """Name the consumer group of a service in this namespace."""
+        return f"{self.namespace}atende-{service}"
+
+
 async def _ready(url: str) -> bool:
     try:
         async with httpx.AsyncClient() as client:
@@ -86,25 +102,38 @@ async def _ready(url: str) -> bool:
 @asynccontextmanager
 async def system(
     services: list[str], *, settings: Mapping[str, str] | None = None, partitions: int = 6
-) -> AsyncIterator[dict[str, ServiceProcess]]:
-    """Run the services on fresh bench databases and a fresh topic namespace; stop them after."""
+) -> AsyncIterator[System]:
+    """Run the services on fresh bench databases and a fresh topic namespace; stop them after.
+
+    A setting's value may name another service's address as `{<service>_url}` (for example
+    `SURVEY_INTAKE_BASE_URL={intake_url}`): every port is chosen before any service starts.
+    """
     namespace = f"bench{uuid.uuid4().hex[:6]}."
     await ensure_topics(KAFKA_BOOTSTRAP, topic_specs(partitions, namespace=namespace))
-    running: dict[str, ServiceProcess] = {}
+    running = System(namespace)
+    ports = {service: free_port() for service in services}
+    urls = {f"{service}_url": f"http://127.0.0.1:{port}" for service, port in ports.items()}
     async with AsyncExitStack() as stack:
+        # Registered first, so it runs last: the topics go once every service has stopped.
+        stack.push_async_callback(delete_topics, KAFKA_BOOTSTRAP, lambda n: n.startswith(namespace))
         for service in services:
-            url = await recreate_database(f"bench_{service}")
+            url = await recreate_database(f"{DB_PREFIX}{service}")
+            running.databases[service] = f"{DB_PREFIX}{service}"
             await _migrate(service, url)
             prefix = service.upper()
-            port = free_port()
+            port = ports[service]
             env = {
                 **os.environ,
                 f"{prefix}_DATABASE_URL": url,
                 f"{prefix}_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
                 f"{prefix}_TOPIC_NAMESPACE": namespace,
-                f"{prefix}_CONSUMER_GROUP": f"{namespace}atende-{service}",
+                f"{prefix}_CONSUMER_GROUP": running.group(service),
                 f"{prefix}_LOG_LEVEL": "WARNING",
-                **{k: v for k, v in (settings or {}).items() if k.startswith(prefix)},
+                **{
+                    k: v.format(**urls)
+                    for k, v in (settings or {}).items()
+                    if k.startswith(prefix + "_")
+                },
             }
             log = open(ROOT / "bench" / "results" / f"{service}.log", "ab")  # noqa: ASYNC230
             stack.callback(log.close)
@@ -126,6 +155,11 @@ async def system(
         for started in running.values():
             async with asyncio.timeout(60):
                 while not await _ready(started.url):  # noqa: ASYNC110 - polling a process
+                    if started.process.returncode is not None:
+                        raise RuntimeError(
+                            f"{started.name} exited with {started.process.returncode};"
+                            f" see bench/results/{started.name}.log"
+                        )
                     await asyncio.sleep(0.2)
         yield running
 
