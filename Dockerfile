@@ -1,5 +1,26 @@
 # One image per service: docker build --build-arg SERVICE=routing -t atende-routing .
 # The image holds the event library and that one service, installed with the pinned versions.
+# The simulator of customers and agents (a development tool, never in a service's image) is the
+# target `simulator`: docker build --target simulator -t atende-simulator .
+FROM python:3.11-slim AS simulator-build
+WORKDIR /src
+COPY constraints.txt ./
+RUN python -m venv /opt/atende \
+    && /opt/atende/bin/pip install --no-cache-dir -c constraints.txt aiosmtpd fastapi httpx uvicorn
+
+FROM python:3.11-slim AS simulator
+ENV PATH=/opt/atende/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin atende
+COPY --from=simulator-build /opt/atende /opt/atende
+COPY simulator /app/simulator
+WORKDIR /app
+USER 10001
+EXPOSE 8025 8026
+ENTRYPOINT ["python", "-m", "simulator"]
+
+# The service image (the default target: the last stage).
 FROM python:3.11-slim AS build
 ARG SERVICE
 RUN test -n "$SERVICE" || (echo "pass --build-arg SERVICE=<intake|routing|sla|survey|analytics>" && false)

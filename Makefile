@@ -7,11 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := intake routing sla survey analytics
 INFRA := deploy/local/infra.sh
+RUN_DIR := $(or $(ATENDE_RUN_DIR),.run)
 
 export ATENDE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(KAFKA_PORT),19092)
 export ATENDE_PG_PORT ?= $(or $(PG_PORT),15432)
 
-.PHONY: help venv tools infra-up infra-down infra-status topics migrate schemas schemas-check \
+.PHONY: help venv tools infra-up infra-down infra-status topics sweep-topics migrate schemas schemas-check \
         lint fmt test test-unit run stop status logs bench bench-quick clean
 
 help: ## List the targets
@@ -43,8 +44,11 @@ infra-status: ## Tell whether PostgreSQL and Kafka are running
 topics: venv ## Create the contract's topics (several partitions each) and their DLQs
 	@$(PY) -m atende_events.admin create-topics
 
+sweep-topics: venv ## Delete the scratch topics tests and benchmarks left behind (not while they run)
+	@$(PY) -m atende_events.admin sweep-scratch-topics
+
 migrate: venv ## Upgrade every service's database to its newest migration
-	@for s in $(SERVICES); do (cd services/$$s && ../../$(PY) -m alembic upgrade head) || exit 1; done
+	@bash deploy/local/services.sh migrate
 
 schemas: venv ## Regenerate the committed JSON Schemas and the AsyncAPI document
 	@$(PY) -m atende_events.schemas export
@@ -67,11 +71,11 @@ test-unit: venv ## Run the unit tests only (no Kafka or PostgreSQL)
 test: venv tools infra-up lint ## Start the infrastructure if needed, lint, and run every test
 	@$(PY) -m pytest -q
 
-run: infra-up migrate ## Start Kafka, PostgreSQL and the five services; print where to look
+run: infra-up migrate ## Start Kafka, PostgreSQL, the five services and a simulator (SIMULATE=0: none)
 	@bash deploy/local/services.sh start
-	@$(PY) deploy/local/banner.py
+	@bash deploy/local/services.sh banner
 
-stop: ## Stop the five services, then Kafka and PostgreSQL
+stop: ## Stop the simulator and the five services, then Kafka and PostgreSQL
 	@bash deploy/local/services.sh stop
 	@bash $(INFRA) down
 
@@ -79,8 +83,8 @@ status: ## Show what runs: Kafka, PostgreSQL and each service with its readiness
 	@bash $(INFRA) status
 	@bash deploy/local/services.sh status
 
-logs: ## Follow the services' logs
-	@tail -n 20 -F .run/logs/*.log
+logs: ## Follow the services' and the simulator's logs
+	@tail -n 20 -F $(RUN_DIR)/logs/*.log
 
 bench: venv infra-up ## The full benchmark (about 40 minutes): prints a table, writes bench/results/
 	@$(PY) -m bench.run

@@ -43,11 +43,15 @@ class Agent:
     skills: dict[str, int]
     rng: random.Random
     mean_handle_seconds: float
+    pickup_seconds: float = 2.0
     busy: set[str] = field(default_factory=set)
+    accepted: int = 0
     completed: int = 0
 
 
-def make_team(size: int, rng: random.Random, mean_handle_seconds: float) -> list[Agent]:
+def make_team(
+    size: int, rng: random.Random, mean_handle_seconds: float, pickup_seconds: float = 2.0
+) -> list[Agent]:
     """Build a team in which every queue has specialists and a few generalists overflow."""
     team = []
     for n in range(size):
@@ -57,17 +61,24 @@ def make_team(size: int, rng: random.Random, mean_handle_seconds: float) -> list
             skills["sucesso_cliente"] = 4
         if n % 3 == 0:
             skills[rng.choice(QUEUES)] = rng.randint(1, 3)
-        team.append(Agent(f"sim-agent-{n:02d}", skills, rng, mean_handle_seconds))
+        team.append(Agent(f"sim-agent-{n:02d}", skills, rng, mean_handle_seconds, pickup_seconds))
     return team
 
 
 class AgentDesk:
     """Drive a team through routing's HTTP API."""
 
-    def __init__(self, routing_url: str, api_key: str, team: list[Agent]) -> None:
+    def __init__(
+        self, routing_url: str, api_key: str, team: list[Agent], poll_seconds: float = 1.0
+    ) -> None:
         self._url = routing_url
         self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._poll_seconds = poll_seconds
         self.team = team
+        self.refused = 0
+        """Requests routing refused (4xx): mostly offers that timed out or went to another agent."""
+        self.errors = 0
+        """Requests that failed: routing unreachable or a server error."""
 
     async def sign_in(self, client: httpx.AsyncClient) -> None:
         """Register every agent with its skills and capacity, and make it available."""
@@ -90,10 +101,10 @@ class AgentDesk:
                 )
                 for assignment in (listing or {}).get("assignments", []):
                     if assignment["status"] == "offered" and assignment["id"] not in agent.busy:
-                        await self._answer_offer(client, agent, assignment, handling)
-                if rounds % 20 == 0:
+                        self._answer_offer(client, agent, assignment, handling)
+                if rounds % 10 == 0:
                     await self._back_from_break(client, agent)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(self._poll_seconds)
         for task in handling:
             task.cancel()
 
@@ -105,61 +116,71 @@ class AgentDesk:
                 client, "PUT", f"/v1/agents/{agent.agent_id}/status", {"status": "available"}
             )
 
-    async def _answer_offer(
+    def _answer_offer(
         self,
         client: httpx.AsyncClient,
         agent: Agent,
         assignment: dict[str, Any],
         handling: set[asyncio.Task[None]],
     ) -> None:
-        roll = agent.rng.random()
-        path = f"/v1/assignments/{assignment['id']}"
-        if roll < 0.03:
-            await self._call(client, "POST", f"{path}/reject", {"agent_id": agent.agent_id})
-            return
-        if roll < 0.05:
-            return  # distracted: the offer times out and routing sets the agent away
-        accepted = await self._call(client, "POST", f"{path}/accept", {"agent_id": agent.agent_id})
-        if accepted is None:
-            return
         agent.busy.add(assignment["id"])
-        task = asyncio.create_task(self._handle(client, agent, assignment))
+        task = asyncio.create_task(self._take(client, agent, assignment))
         handling.add(task)
         task.add_done_callback(handling.discard)
+
+    async def _take(
+        self, client: httpx.AsyncClient, agent: Agent, assignment: dict[str, Any]
+    ) -> None:
+        """Pick up after a moment (the phone rings), or reject, or miss the offer; then handle."""
+        path = f"/v1/assignments/{assignment['id']}"
+        actor = {"agent_id": agent.agent_id}
+        missed = False
+        try:
+            await asyncio.sleep(agent.rng.uniform(0, agent.pickup_seconds))
+            roll = agent.rng.random()
+            if roll < 0.03:
+                await self._call(client, "POST", f"{path}/reject", actor)
+            elif roll < 0.05:
+                # Distracted: the offer times out and routing sets the agent away. The offer stays
+                # listed until then, so its id stays busy: it is not answered a second time.
+                missed = True
+            elif await self._call(client, "POST", f"{path}/accept", actor) is not None:
+                agent.accepted += 1
+                await self._handle(client, agent, assignment)
+        finally:
+            if not missed:
+                agent.busy.discard(assignment["id"])
 
     async def _handle(
         self, client: httpx.AsyncClient, agent: Agent, assignment: dict[str, Any]
     ) -> None:
         path = f"/v1/assignments/{assignment['id']}"
         actor = {"agent_id": agent.agent_id}
-        try:
-            await asyncio.sleep(agent.rng.expovariate(1 / agent.mean_handle_seconds))
-            roll = agent.rng.random()
-            if roll < 0.10:
-                await self._call(client, "POST", f"{path}/wait", actor)
-                await asyncio.sleep(agent.rng.uniform(2, 10))
-                await self._call(client, "POST", f"{path}/resume", actor)
-                await asyncio.sleep(agent.rng.expovariate(2 / agent.mean_handle_seconds))
-            elif roll < 0.16 and assignment["queue"] != "ouvidoria":
-                target = agent.rng.choice([q for q in QUEUES if q != assignment["queue"]])
-                note = "Cliente já explicou o caso; encaminho com o histórico completo."
-                await self._call(
-                    client, "POST", f"{path}/transfer", {**actor, "to_queue": target, "notes": note}
-                )
-                return
-            queue = assignment["queue"]
-            reasons = REASONS["sucesso_cliente" if queue == "sucesso_cliente" else "default"]
-            body = {
-                **actor,
-                "resolution": "resolved" if agent.rng.random() < 0.9 else "unresolved",
-                "sensitive": agent.rng.random() < 0.02,
-                "reason_code": agent.rng.choice(reasons),
-                "notes": "Atendimento concluído pelo simulador.",
-            }
-            if await self._call(client, "POST", f"{path}/complete", body) is not None:
-                agent.completed += 1
-        finally:
-            agent.busy.discard(assignment["id"])
+        await asyncio.sleep(agent.rng.expovariate(1 / agent.mean_handle_seconds))
+        roll = agent.rng.random()
+        if roll < 0.10:
+            await self._call(client, "POST", f"{path}/wait", actor)
+            await asyncio.sleep(agent.rng.uniform(2, 10))
+            await self._call(client, "POST", f"{path}/resume", actor)
+            await asyncio.sleep(agent.rng.expovariate(2 / agent.mean_handle_seconds))
+        elif roll < 0.16 and assignment["queue"] != "ouvidoria":
+            target = agent.rng.choice([q for q in QUEUES if q != assignment["queue"]])
+            note = "Cliente já explicou o caso; encaminho com o histórico completo."
+            await self._call(
+                client, "POST", f"{path}/transfer", {**actor, "to_queue": target, "notes": note}
+            )
+            return
+        queue = assignment["queue"]
+        reasons = REASONS["sucesso_cliente" if queue == "sucesso_cliente" else "default"]
+        body = {
+            **actor,
+            "resolution": "resolved" if agent.rng.random() < 0.9 else "unresolved",
+            "sensitive": agent.rng.random() < 0.02,
+            "reason_code": agent.rng.choice(reasons),
+            "notes": "Atendimento concluído pelo simulador.",
+        }
+        if await self._call(client, "POST", f"{path}/complete", body) is not None:
+            agent.completed += 1
 
     async def _call(
         self, client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None = None
@@ -169,10 +190,16 @@ class AgentDesk:
                 method, f"{self._url}{path}", json=body, headers=self._headers
             )
         except httpx.HTTPError as exc:
+            self.errors += 1
             log.warning("routing unreachable: %r", exc)
             return None
+        if response.status_code >= 500:
+            self.errors += 1
+            log.warning("routing failed %s %s: %s", method, path, response.text[:300])
+            return None
         if response.status_code >= 400:
-            log.info("routing refused %s %s: %s", method, path, response.text[:300])
+            self.refused += 1
+            log.debug("routing refused %s %s: %s", method, path, response.text[:300])
             return None
         result: dict[str, Any] = response.json() if response.content else {}
         return result

@@ -61,6 +61,7 @@ class Customers:
     employers: int = 60
     recent: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=500))
     posted: int = 0
+    errors: int = 0
 
     def body(self) -> dict[str, Any]:
         """One contact as a channel front end would post it."""
@@ -118,9 +119,11 @@ class Customers:
                     f"{self.intake_url}/v1/interactions", json=body, headers=headers
                 )
             except httpx.HTTPError as exc:
+                self.errors += 1
                 log.warning("intake unreachable: %r", exc)
                 continue
             if response.status_code != 201:
+                self.errors += 1
                 log.warning("intake refused a contact: %s %s", response.status_code, response.text)
                 continue
             self.posted += 1

@@ -2,7 +2,8 @@
 
 The simulator runs the places survey delivers to on a development machine: an SMTP server
 (aiosmtpd) and an HTTP webhook for SMS/WhatsApp. Answers follow seed 000's split of 52%
-promoters, 31% passives and 17% detractors; not everyone answers; some detractors allow a call.
+promoters, 31% passives and 17% detractors by default; not everyone answers; some detractors
+allow a call, which survey turns into a follow-up.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ class Respondents:
     promoters: float = 0.52
     passives: float = 0.31
     max_delay_seconds: float = 30.0
+    may_contact: float = 0.6
+    survey_url: str | None = None
+    received: int = 0
     answered: int = 0
+    errors: int = 0
     links: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
     def score(self) -> tuple[int, str]:
@@ -66,23 +71,37 @@ class Respondents:
 
     async def answer(self, client: httpx.AsyncClient, link: str) -> None:
         """Open the link, read the questions, send an answer."""
-        await asyncio.sleep(self.rng.uniform(1, self.max_delay_seconds))
-        questions = await client.get(link)
+        await asyncio.sleep(self.rng.uniform(0, self.max_delay_seconds))
+        try:
+            questions = await client.get(link)
+        except httpx.HTTPError as exc:
+            self.errors += 1
+            log.warning("survey unreachable: %r", exc)
+            return
         if questions.status_code != 200:
-            log.info("survey link answered %s: %s", questions.status_code, link)
+            self.errors += 1
+            log.warning("survey link answered %s: %s", questions.status_code, link)
             return
         nps, category = self.score()
         body: dict[str, Any] = {
             "nps": nps,
             "csat": max(1, min(5, round(nps / 2))),
             "comment": self.rng.choice(COMMENTS[category]),
-            "may_contact": category == "detractor" and self.rng.random() < 0.6,
+            "may_contact": category == "detractor" and self.rng.random() < self.may_contact,
         }
-        response = await client.post(f"{link}/responses", json=body)
+        try:
+            response = await client.post(f"{link}/responses", json=body)
+        except httpx.HTTPError as exc:
+            self.errors += 1
+            log.warning("survey unreachable: %r", exc)
+            return
         if response.status_code in (200, 201):
             self.answered += 1
         else:
-            log.info("survey refused an answer: %s %s", response.status_code, response.text[:200])
+            self.errors += 1
+            log.warning(
+                "survey refused an answer: %s %s", response.status_code, response.text[:200]
+            )
 
     async def run(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         """Answer links as they arrive; some people never answer."""
@@ -104,6 +123,10 @@ class Respondents:
     def deliver(self, text: str) -> None:
         """Take the links out of a delivered message."""
         for link in LINK.findall(text):
+            self.received += 1
+            if self.survey_url:
+                # In containers the link's public address is not the one respondents reach.
+                link = self.survey_url.rstrip("/") + link[link.index("/v1/surveys/") :]
             self.links.put_nowait(link)
 
 
@@ -123,10 +146,10 @@ class _MailHandler:
         return "250 OK"
 
 
-def start_mail_sink(respondents: Respondents, port: int) -> Controller:
-    """Run an SMTP server on 127.0.0.1:<port> that hands every message's links to respondents."""
+def start_mail_sink(respondents: Respondents, port: int, host: str = "127.0.0.1") -> Controller:
+    """Run an SMTP server on <host>:<port> that hands every message's links to respondents."""
     controller = Controller(
-        _MailHandler(respondents, asyncio.get_running_loop()), hostname="127.0.0.1", port=port
+        _MailHandler(respondents, asyncio.get_running_loop()), hostname=host, port=port
     )
     controller.start()
     return controller
@@ -151,11 +174,11 @@ class _QuietServer(uvicorn.Server):
         yield  # the simulator handles SIGTERM itself and stops this server
 
 
-async def serve_webhook(respondents: Respondents, port: int, stop: asyncio.Event) -> None:
+async def serve_webhook(
+    respondents: Respondents, port: int, stop: asyncio.Event, host: str = "127.0.0.1"
+) -> None:
     """Serve the webhook until stopped."""
-    config = uvicorn.Config(
-        webhook_app(respondents), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(webhook_app(respondents), host=host, port=port, log_level="warning")
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
     await stop.wait()

@@ -7,8 +7,12 @@ the Dockerfile with hadolint, and that each service gets the probes, limits and 
 
 from __future__ import annotations
 
+import ast
+import json
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +46,17 @@ def by_kind(kind: str) -> dict[str, dict[str, Any]]:
 def test_compose_file_is_valid_for_docker_compose() -> None:
     docker_compose = shutil.which("docker-compose")
     assert docker_compose, "docker-compose is missing: run 'make tools'"
-    result = run(docker_compose, "-f", "deploy/compose.yaml", "config")
+    result = run(docker_compose, "-f", "deploy/compose.yaml", "--profile", "simulator", "config")
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
-    expected = {"kafka", "postgres", "topics", *SERVICES, *(f"{s}-migrate" for s in SERVICES)}
+    expected = {
+        "kafka",
+        "postgres",
+        "topics",
+        "simulator",
+        *SERVICES,
+        *(f"{s}-migrate" for s in SERVICES),
+    }
     assert set(config["services"]) == expected
     for service in SERVICES:
         spec = config["services"][service]
@@ -56,6 +67,46 @@ def test_compose_file_is_valid_for_docker_compose() -> None:
         )
         assert spec["depends_on"]["topics"]["condition"] == "service_completed_successfully"
         assert f"{service.upper()}_KAFKA_BOOTSTRAP" in spec["environment"]
+        assert "profiles" not in spec, "the services start without any profile"
+
+
+def test_the_simulator_is_a_compose_profile_wired_to_the_services() -> None:
+    docker_compose = shutil.which("docker-compose")
+    assert docker_compose, "docker-compose is missing: run 'make tools'"
+    result = run(docker_compose, "-f", "deploy/compose.yaml", "--profile", "simulator", "config")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    simulator = services["simulator"]
+    assert simulator["profiles"] == ["simulator"]
+    assert simulator["build"]["target"] == "simulator"
+    assert simulator["environment"]["SIM_INTAKE_URL"] == "http://intake:8000"
+    assert simulator["environment"]["SIM_ROUTING_URL"] == "http://routing:8000"
+    assert simulator["environment"]["SIM_BIND_HOST"] == "0.0.0.0"
+    for service in ("intake", "routing", "survey"):
+        assert simulator["depends_on"][service]["condition"] == "service_healthy"
+    survey = services["survey"]["environment"]
+    assert survey["SURVEY_SMTP_HOST"] == "simulator"
+    assert survey["SURVEY_SMTP_PORT"] == simulator["environment"]["SIM_SMTP_PORT"]
+    port = simulator["environment"]["SIM_WEBHOOK_PORT"]
+    assert survey["SURVEY_MESSAGE_WEBHOOK_URL"] == f"http://simulator:{port}/messages"
+    assert survey["SURVEY_INTAKE_BASE_URL"] == "http://intake:8000"
+
+
+def test_the_simulator_image_installs_every_package_the_simulator_imports() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM \S+ AS simulator$", dockerfile, re.MULTILINE)
+    assert re.search(r"^COPY simulator /app/simulator$", dockerfile, re.MULTILINE)
+    [install] = re.findall(r"-c constraints.txt ((?:[a-z0-9-]+ ?)+)$", dockerfile, re.MULTILINE)
+    installed = set(install.split())
+    imported: set[str] = set()
+    for path in (ROOT / "simulator").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"simulator", "__future__"}
+    assert third_party <= installed, f"the simulator image lacks {third_party - installed}"
 
 
 @pytest.mark.parametrize(
@@ -103,3 +154,35 @@ def test_the_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint") or str(ROOT / ".venv" / "bin" / "hadolint")
     result = run(hadolint, "Dockerfile")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_referenced_config_and_secret_key_exists() -> None:
+    [config] = by_kind("ConfigMap").values()
+    [secret] = by_kind("Secret").values()
+    for deployment in [*by_kind("Deployment").values(), *by_kind("Job").values()]:
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for variable in container.get("env", []):
+                source = variable.get("valueFrom", {})
+                if "configMapKeyRef" in source:
+                    assert source["configMapKeyRef"]["key"] in config["data"], variable["name"]
+                if "secretKeyRef" in source:
+                    assert source["secretKeyRef"]["key"] in secret["stringData"], variable["name"]
+
+
+def test_survey_reaches_intake_in_the_cluster_with_a_key_intake_knows() -> None:
+    [secret] = by_kind("Secret").values()
+    [survey] = [
+        c
+        for c in by_kind("Deployment")["survey"]["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "survey"
+    ]
+    env = {variable["name"]: variable for variable in survey["env"]}
+    assert env["SURVEY_INTAKE_BASE_URL"]["value"] == "http://intake"
+    assert "intake" in by_kind("Service"), "the Service the URL names"
+    key_ref = env["SURVEY_INTAKE_API_KEY"]["valueFrom"]["secretKeyRef"]["key"]
+    intake_keys = json.loads(secret["stringData"]["INTAKE_API_KEYS"])
+    assert set(intake_keys[secret["stringData"][key_ref]]) == {
+        "interactions:read",
+        "interactions:write",
+        "parties:read",
+    }
