@@ -1,6 +1,10 @@
 """Kafka handlers: every event of every topic merged into the read models.
 
-The consumer runner opens the transaction that claims the event id; the handlers write in it.
+The consumer runner opens the transaction that claims the event id; the handlers write in it,
+then recount the interaction into the KPI rollups in the same transaction (see rollups.py). Events
+that can change who a party's contacts are (receipt, queueing with a demand type, resolution)
+recount the party's neighbouring contacts too; offers, declines, waiting and resuming change no
+KPI and recount nothing; agent status changes feed the staffed time, read from its own table.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics import domain, service
+from analytics import domain, rollups, service
 from atende_events.consumer import Handler
 from atende_events.envelope import Envelope, EventData
 from atende_events.intake import InteractionReceived
@@ -68,6 +72,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             },
             calendar=calendar,
         )
+        await rollups.recount(session, data.interaction_id, with_neighbours=True)
 
     async def on_queued(event: Envelope[Any], session: AsyncSession) -> None:
         """Record the queue and demand type routing chose."""
@@ -82,6 +87,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             routed_demand_type=data.demand_type,
             calendar=calendar,
         )
+        await rollups.recount(session, data.interaction_id, with_neighbours=True)
 
     async def on_offered(event: Envelope[Any], session: AsyncSession) -> None:
         """Record an offer to an agent."""
@@ -131,6 +137,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             agent_id=data.agent_id,
             calendar=calendar,
         )
+        await rollups.recount(session, data.interaction_id)
 
     async def on_transferred(event: Envelope[Any], session: AsyncSession) -> None:
         """Record the end of the assignment and the interaction queueing again elsewhere."""
@@ -150,6 +157,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             queue=data.to_queue,
             calendar=calendar,
         )
+        await rollups.recount(session, data.interaction_id)
 
     async def on_waiting(event: Envelope[Any], session: AsyncSession) -> None:
         """Record the interaction waiting for the customer."""
@@ -207,6 +215,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             },
             calendar=calendar,
         )
+        await rollups.recount(session, data.interaction_id, with_neighbours=True)
 
     async def on_agent_status(event: Envelope[Any], session: AsyncSession) -> None:
         """Record an agent's status change."""
@@ -247,6 +256,8 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
                 await service.merge_clock(session, clock=clock, at=at, paused=False)
             case _:
                 await service.merge_clock(session, clock=clock, at=at)
+        if isinstance(data, SlaMet | SlaBreached):  # only a closed clock counts in a KPI
+            await rollups.recount(session, data.interaction_id, details=False)
 
     async def on_survey(event: Envelope[Any], session: AsyncSession) -> None:
         """Record what a survey event says about its survey."""
@@ -278,6 +289,9 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
         await service.merge_survey(
             session, survey_id=data.survey_id, interaction_id=data.interaction_id, facts=facts
         )
+        if isinstance(data, SurveyDispatched | SurveyAnswered):  # the two that count
+            answered = isinstance(data, SurveyAnswered)
+            await rollups.recount(session, data.interaction_id, details=answered)
 
     async def on_followup(event: Envelope[Any], session: AsyncSession) -> None:
         """Record a follow-up opened or closed."""
@@ -292,6 +306,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
         else:
             facts = {"closed_at": data.occurred_at, "close_reason_code": data.reason_code}
         await service.merge_followup(session, followup_id=data.followup_id, ids=ids, facts=facts)
+        await rollups.recount(session, data.interaction_id)
 
     return {
         InteractionReceived: on_received,

@@ -8,9 +8,12 @@ Brazilian national holidays.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Container, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -189,3 +192,121 @@ def staffed_seconds(
 def top_drivers(counts: Mapping[str, int], limit: int = 5) -> list[tuple[str, int]]:
     """Rank driver themes by count, then by name, keeping the first `limit`."""
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+MEASURES = (
+    "volume inbound repeat_contacts escalations completed resolved fcr_count handle_sum handle_n "
+    "resolved_timed within_2bd first_instance_resolved accepted wait_sum wait_n sl_eligible "
+    "sl_met clocks_closed regulatory_closed regulatory_met operational_closed operational_met "
+    "answers promoters passives detractors csat_answers csat_sum csat_satisfied dispatched "
+    "followups_opened followups_closed"
+).split()
+"""What one interaction adds to a KPI rollup row: counts, and exact (Decimal) sums of seconds."""
+
+PRESENCE = (
+    "volume completed accepted clocks_closed answers dispatched followups_opened followups_closed"
+).split()
+"""One row of any KPI family: a group exists where one of these is not zero."""
+
+Number = int | Decimal
+RollupKey = tuple[date, str | None, str | None, str | None, str | None]
+"""(local day, channel, queue, party_kind, agent)."""
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one interaction adds to one rollup row: the row's key and a value per measure."""
+
+    interaction_id: Hashable
+    key: RollupKey
+    measures: tuple[Number, ...]
+
+
+def _add(
+    into: dict[RollupKey, list[Number]], key: RollupKey, values: Sequence[Number], sign: int
+) -> None:
+    total = into.setdefault(key, [0] * len(values))
+    for n, value in enumerate(values):
+        total[n] += sign * value
+
+
+def rollup_deltas(
+    counted: Iterable[Contribution], current: Iterable[Contribution]
+) -> dict[RollupKey, tuple[Number, ...]]:
+    """Give what each rollup row gains when the counted contributions give way to the current.
+
+    Rows whose every measure nets to zero are left out: nothing to write.
+    """
+    totals: dict[RollupKey, list[Number]] = {}
+    for contribution in counted:
+        _add(totals, contribution.key, contribution.measures, -1)
+    for contribution in current:
+        _add(totals, contribution.key, contribution.measures, +1)
+    return {key: tuple(values) for key, values in totals.items() if any(values)}
+
+
+def without_agent(
+    deltas: Mapping[RollupKey, Sequence[Number]],
+) -> dict[tuple[date, str | None, str | None, str | None], tuple[Number, ...]]:
+    """Fold deltas keyed by agent into the rollup that has no agent dimension."""
+    totals: dict[Any, list[Number]] = {}
+    for (day, channel, queue, party_kind, _agent), values in deltas.items():
+        _add(totals, (day, channel, queue, party_kind, None), values, +1)
+    return {key[:4]: tuple(values) for key, values in totals.items() if any(values)}
+
+
+def recounted(counted: Iterable[Contribution], current: Iterable[Contribution]) -> set[Hashable]:
+    """Name the interactions whose current contributions differ from the counted ones."""
+    before: dict[Hashable, list[tuple[RollupKey, tuple[Number, ...]]]] = defaultdict(list)
+    after: dict[Hashable, list[tuple[RollupKey, tuple[Number, ...]]]] = defaultdict(list)
+    for contribution in counted:
+        before[contribution.interaction_id].append((contribution.key, contribution.measures))
+    for contribution in current:
+        after[contribution.interaction_id].append((contribution.key, contribution.measures))
+    return {
+        interaction
+        for interaction in before.keys() | after.keys()
+        if sorted(before[interaction], key=_order) != sorted(after[interaction], key=_order)
+    }
+
+
+def changed_details(
+    counted: Iterable[Sequence[Any]], current: Iterable[Sequence[Any]]
+) -> set[Hashable]:
+    """Name the interactions (first field of each row) whose detail rows are not the same."""
+    before: dict[Hashable, list[tuple[Any, ...]]] = defaultdict(list)
+    after: dict[Hashable, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in counted:
+        before[row[0]].append(tuple((value is None, value) for value in row[1:]))
+    for row in current:
+        after[row[0]].append(tuple((value is None, value) for value in row[1:]))
+    return {
+        interaction
+        for interaction in before.keys() | after.keys()
+        if sorted(before[interaction], key=str) != sorted(after[interaction], key=str)
+    }
+
+
+def _order(item: tuple[RollupKey, tuple[Number, ...]]) -> tuple[Any, ...]:
+    return tuple((value is None, value if value is not None else "") for value in item[0])
+
+
+_COUNTS = [name for name in MEASURES if not name.endswith("_sum")]
+
+
+def rollup_facts(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """Turn summed rollup measures into the counts and means the KPI report is built from."""
+
+    def mean(total: str, count: str) -> Decimal | None:
+        return Decimal(row[total]) / row[count] if row[count] else None
+
+    return {
+        **{name: int(row[name]) for name in _COUNTS},
+        "aht_seconds": mean("handle_sum", "handle_n"),
+        "asa_seconds": mean("wait_sum", "wait_n"),
+        "csat_mean": mean("csat_sum", "csat_answers"),
+        "sla": {
+            "regulatory": (int(row["regulatory_closed"]), int(row["regulatory_met"])),
+            "operational": (int(row["operational_closed"]), int(row["operational_met"])),
+        },
+    }

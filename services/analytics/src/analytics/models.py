@@ -7,9 +7,28 @@ a first fact, the latest value of a changing one, a terminal outcome that nothin
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Computed, DateTime, Float, Index, MetaData, SmallInteger, String, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from analytics.domain import MEASURES
 from atende_events.db import NAMING_CONVENTION
 
 TZ = DateTime(timezone=True)
@@ -60,6 +79,8 @@ class Interaction(Base):
         Index("ix_interactions_resolved_at", "resolved_at"),
         Index("ix_interactions_party_ref_demand_type", "party_ref", "demand_type", "received_at"),
         Index("ix_interactions_state_queue", "state", "queue"),
+        Index("ix_interactions_party_ref_received_at", "party_ref", "received_at"),
+        Index("ix_interactions_party_ref_resolved_at", "party_ref", "resolved_at"),
     )
 
 
@@ -79,7 +100,10 @@ class Assignment(Base):
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     ended_at: Mapped[datetime | None] = mapped_column(TZ)
 
-    __table_args__ = (Index("ix_assignments_accepted_at", "accepted_at"),)
+    __table_args__ = (
+        Index("ix_assignments_accepted_at", "accepted_at"),
+        Index("ix_assignments_interaction_id", "interaction_id"),
+    )
 
 
 class Clock(Base):
@@ -103,6 +127,7 @@ class Clock(Base):
 
     __table_args__ = (
         Index("ix_clocks_closed_at", "closed_at"),
+        Index("ix_clocks_interaction_id", "interaction_id"),
         Index("ix_clocks_due_at", "due_at", postgresql_where="outcome IS NULL"),
     )
 
@@ -131,6 +156,7 @@ class Survey(Base):
     __table_args__ = (
         Index("ix_surveys_answered_at", "answered_at"),
         Index("ix_surveys_dispatched_at", "dispatched_at"),
+        Index("ix_surveys_interaction_id", "interaction_id"),
     )
 
 
@@ -151,6 +177,7 @@ class Followup(Base):
     __table_args__ = (
         Index("ix_followups_opened_at", "opened_at"),
         Index("ix_followups_closed_at", "closed_at"),
+        Index("ix_followups_interaction_id", "interaction_id"),
     )
 
 
@@ -176,3 +203,96 @@ class AgentStatusChange(Base):
     occurred_at: Mapped[datetime] = mapped_column(TZ)
 
     __table_args__ = (Index("ix_agent_status_changes_agent_id", "agent_id", "occurred_at"),)
+
+
+# KPI rollups (migration 0003). Each interaction's contributions to the KPIs, as the view
+# kpi_contributions computes them from the tables above, are kept in kpi_facts and summed per
+# local day into kpi_days and kpi_agent_days by the transaction that applies each event.
+
+
+def _measures() -> list[Column[object]]:
+    sums = {"handle_sum", "wait_sum"}
+    return [
+        Column(name, Numeric() if name in sums else BigInteger(), nullable=False)
+        for name in MEASURES
+    ]
+
+
+def _dimensions() -> list[Column[object]]:
+    return [Column(name, String(64)) for name in ("channel", "queue", "party_kind")]
+
+
+KPI_SETTINGS = Table(
+    "kpi_settings",
+    Base.metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("time_zone", Text, nullable=False),
+    Column("answer_targets", JSONB, nullable=False),
+    Column("resolve_within_seconds", Float, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+"""What the rollups were counted with: what a day is, and the service level's targets."""
+
+KPI_FACTS = Table(
+    "kpi_facts",
+    Base.metadata,
+    Column("interaction_id", Uuid, nullable=False),
+    Column("day", Date, nullable=False),
+    *_dimensions(),
+    Column("agent", String(64)),
+    *_measures(),
+    Index("ix_kpi_facts_interaction_id", "interaction_id"),
+)
+"""What each interaction is counted as in the rollups, per rollup key."""
+
+KPI_DETAILS = Table(
+    "kpi_details",
+    Base.metadata,
+    Column("interaction_id", Uuid, nullable=False),
+    Column("day", Date),
+    *_dimensions(),
+    Column("agent", String(64)),
+    Column("kind", Text, nullable=False),
+    Column("theme", Text),
+    Column("seconds", Float),
+    Index("ix_kpi_details_interaction_id", "interaction_id"),
+    Index("ix_kpi_details_kind_day", "kind", "day"),
+)
+"""What cannot be summed, row by row: each theme a detractor named ("theme"), and the seconds
+each follow-up took to close ("followup_closed", for the median)."""
+
+KPI_DAYS = Table(
+    "kpi_days",
+    Base.metadata,
+    Column("day", Date, nullable=False),
+    *_dimensions(),
+    *_measures(),
+    Index(
+        "ix_kpi_days_key",
+        "day",
+        "channel",
+        "queue",
+        "party_kind",
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    ),
+)
+
+KPI_AGENT_DAYS = Table(
+    "kpi_agent_days",
+    Base.metadata,
+    Column("day", Date, nullable=False),
+    Column("agent", String(64)),
+    *_dimensions(),
+    *_measures(),
+    Index(
+        "ix_kpi_agent_days_key",
+        "day",
+        "agent",
+        "channel",
+        "queue",
+        "party_kind",
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    ),
+)

@@ -1,8 +1,12 @@
-"""Read use cases: the KPIs aggregated in PostgreSQL over the read models, and the wall board.
+"""Read use cases: the KPIs aggregated in PostgreSQL, and the wall board.
 
-Each KPI family is one GROUP BY query over the rows whose own moment falls in the period (an
-interaction counts in volume by its receipt, in AHT by its completion, a survey in NPS by its
-answer...); the families are then joined by group key. The agent of an interaction is the one who
+The KPIs come from the daily rollups the consumer keeps (rollups.py): one GROUP BY over at most a
+few rows per day and group, plus the detractors' themes and follow-up times kept row by row. The
+same figures can be computed from the read models themselves (kpi_facts_from_read_models, used
+when the rollups were counted with other settings, and by the tests as the reference): each KPI
+family is one GROUP BY query over the rows whose own moment falls in the period (an interaction
+counts in volume by its receipt, in AHT by its completion, a survey in NPS by its answer...); the
+families are then joined by group key. The agent of an interaction is the one who
 handled it last (who resolved it, once resolved); of an acceptance, the agent who accepted.
 """
 
@@ -16,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
     Select,
@@ -26,13 +31,15 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
+    true,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics import domain
+from analytics import domain, rollups
+from analytics.models import KPI_AGENT_DAYS, KPI_DAYS, KPI_DETAILS
 from analytics.service import AGENTS, ASSIGNMENTS, CLOCKS, FOLLOWUPS, INTERACTIONS, STATUS_CHANGES
 from analytics.service import SURVEYS as SURVEY_TABLE
 
@@ -109,6 +116,106 @@ def _contact_within(
 
 
 async def kpi_facts(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    groups: Sequence[str],
+    zone: ZoneInfo,
+    answer_targets: Mapping[str, float],
+    calendar: domain.BusinessCalendar,
+    now: datetime,
+) -> dict[Key, Facts]:
+    """Gather the raw counts and means of every KPI family, per group key.
+
+    From the daily rollups when they were counted with these settings (a day in this zone, these
+    answer targets); from the read models otherwise, which gives the same figures, slower.
+    """
+    counted = await rollups.counted_with(session)
+    limit = domain.BUSINESS_DAYS_TO_RESOLVE * calendar.day_seconds
+    if counted is not None and (
+        counted["time_zone"] == zone.key
+        and counted["resolve_within_seconds"] == limit
+        and {ch: float(s) for ch, s in counted["answer_targets"].items()}
+        == {ch: float(s) for ch, s in answer_targets.items()}
+    ):
+        return await kpi_facts_from_rollups(
+            session, start=start, end=end, groups=groups, zone=zone, now=now
+        )
+    return await kpi_facts_from_read_models(
+        session,
+        start=start,
+        end=end,
+        groups=groups,
+        zone=zone,
+        answer_targets=answer_targets,
+        calendar=calendar,
+        now=now,
+    )
+
+
+async def kpi_facts_from_rollups(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    groups: Sequence[str],
+    zone: ZoneInfo,
+    now: datetime,
+) -> dict[Key, Facts]:
+    """Sum the daily rollups over the period's local days; add drivers and follow-up medians."""
+
+    facts: dict[Key, Facts] = defaultdict(dict)
+    rollup = KPI_AGENT_DAYS if "agent" in groups else KPI_DAYS
+    first = start.astimezone(zone).date()
+    last = end.astimezone(zone).date() - timedelta(days=1)
+    dims = [rollup.c[group] for group in groups]
+    statement = (
+        select(
+            *[dim.label(group) for dim, group in zip(dims, groups, strict=True)],
+            *[_total(rollup.c[name]).label(name) for name in domain.MEASURES],
+        )
+        .where(rollup.c.day >= first, rollup.c.day <= last)
+        .group_by(*dims)
+        .having(or_(*[func.sum(rollup.c[name]) != 0 for name in domain.PRESENCE]))
+    )
+    for row in (await session.execute(statement)).mappings():
+        facts[tuple(row[group] for group in groups)].update(domain.rollup_facts(row))
+    details = KPI_DETAILS
+    in_period = [details.c.day >= first, details.c.day <= last]
+    dims = [details.c[group] for group in groups]
+    themes = (
+        select(*dims, details.c.theme, func.count().label("count"))
+        .where(details.c.kind == "theme", *in_period)
+        .group_by(*dims, details.c.theme)
+    )
+    for row in (await session.execute(themes)).mappings():
+        key = tuple(row[group] for group in groups)
+        facts[key].setdefault("drivers", {})[row["theme"]] = row["count"]
+    medians = (
+        select(
+            *dims,
+            func.percentile_cont(0.5).within_group(details.c.seconds).label("followup_median"),
+        )
+        .where(details.c.kind == "followup_closed", *in_period)
+        .group_by(*dims)
+    )
+    for row in (await session.execute(medians)).mappings():
+        facts[tuple(row[group] for group in groups)]["followup_median"] = row["followup_median"]
+    if "agent" in groups:
+        await _add_staffed_time(
+            session, facts, groups=groups, zone=zone, start=start, end=end, now=now
+        )
+    return facts
+
+
+def _total(measure: Any) -> ColumnElement[Any]:
+    """Sum a rollup measure: counts as bigint (ints, not Decimals), seconds as exact numeric."""
+    total = func.sum(measure)
+    return total if measure.name.endswith("_sum") else cast(total, BigInteger)
+
+
+async def kpi_facts_from_read_models(
     session: AsyncSession,
     *,
     start: datetime,
@@ -280,6 +387,36 @@ async def kpi_facts(
     for key, row in await _grouped(session, dispatches, [func.count().label("dispatched")], period):
         facts[key].update(row)
 
+    await _add_drivers(session, facts, i, period)
+
+    # Follow-ups.
+    f = FOLLOWUPS
+    followed = f.outerjoin(i, i.c.interaction_id == f.c.interaction_id)
+    opened = (
+        select(*_interaction_dims(i), f.c.opened_at.label("at"))
+        .select_from(followed)
+        .where(f.c.opened_at.is_not(None))
+        .subquery()
+    )
+    for key, row in await _grouped(
+        session, opened, [func.count().label("followups_opened")], period
+    ):
+        facts[key].update(row)
+    await _add_followup_medians(session, facts, i, period)
+
+    if "agent" in groups:
+        await _add_staffed_time(
+            session, facts, groups=groups, zone=zone, start=start, end=end, now=now
+        )
+    return facts
+
+
+async def _add_drivers(
+    session: AsyncSession, facts: dict[Key, Facts], i: Any, period: Period
+) -> None:
+    """Count the themes detractors named, per group."""
+    s = SURVEY_TABLE
+    surveyed = s.outerjoin(i, i.c.interaction_id == s.c.interaction_id)
     themes = (
         select(
             *_interaction_dims(i),
@@ -295,19 +432,13 @@ async def kpi_facts(
     ):
         facts[key].setdefault("drivers", {})[row["theme"]] = row["count"]
 
-    # Follow-ups.
+
+async def _add_followup_medians(
+    session: AsyncSession, facts: dict[Key, Facts], i: Any, period: Period
+) -> None:
+    """Count the follow-ups closed, and the median time they took, per group."""
     f = FOLLOWUPS
     followed = f.outerjoin(i, i.c.interaction_id == f.c.interaction_id)
-    opened = (
-        select(*_interaction_dims(i), f.c.opened_at.label("at"))
-        .select_from(followed)
-        .where(f.c.opened_at.is_not(None))
-        .subquery()
-    )
-    for key, row in await _grouped(
-        session, opened, [func.count().label("followups_opened")], period
-    ):
-        facts[key].update(row)
     closed = (
         select(
             *_interaction_dims(i),
@@ -329,12 +460,6 @@ async def kpi_facts(
     ):
         facts[key].update(row)
 
-    if "agent" in groups:
-        await _add_staffed_time(
-            session, facts, groups=groups, zone=zone, start=start, end=end, now=now
-        )
-    return facts
-
 
 async def _add_staffed_time(
     session: AsyncSession,
@@ -348,14 +473,18 @@ async def _add_staffed_time(
 ) -> None:
     """Give every agent group the agent's logged-in seconds (that day's, when grouped by day)."""
     t = STATUS_CHANGES
+    # The status in force at start: each agent's last change before it, one index probe per
+    # agent (every agent with a change has a row in agents: both are written together).
     before = (
-        select(t.c.agent_id, t.c.status, t.c.occurred_at)
-        .where(t.c.occurred_at < start)
-        .ext(distinct_on(t.c.agent_id))
-        .order_by(t.c.agent_id, t.c.occurred_at.desc())
-        .subquery()
+        select(t.c.status, t.c.occurred_at)
+        .where(t.c.agent_id == AGENTS.c.agent_id, t.c.occurred_at < start)
+        .order_by(t.c.occurred_at.desc())
+        .limit(1)
+        .lateral()
     )
-    in_force = select(before.c.agent_id, before.c.status, before.c.occurred_at)
+    in_force = select(AGENTS.c.agent_id, before.c.status, before.c.occurred_at).select_from(
+        AGENTS.join(before, true())
+    )
     during = select(t.c.agent_id, t.c.status, t.c.occurred_at).where(
         t.c.occurred_at >= start, t.c.occurred_at < end
     )
