@@ -21,7 +21,8 @@ help: ## List the targets
 $(VENV)/.installed: constraints.txt requirements-dev.txt libs/events/pyproject.toml \
                     $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt \
+	@echo "[venv] installing the pinned Python packages into $(VENV) (the first time takes a few minutes)"
+	@$(PY) -m pip install -c constraints.txt -r requirements-dev.txt \
 	    -e libs/events $(foreach s,$(SERVICES),-e services/$(s))
 	@touch $@
 
