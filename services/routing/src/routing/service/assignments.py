@@ -13,7 +13,6 @@ from atende_events.intake import Channel, PartyKind
 from atende_events.routing import (
     DeclineReason,
     InteractionAccepted,
-    InteractionOfferDeclined,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
@@ -36,6 +35,7 @@ from routing.service.common import (
     ACTIVE,
     Follow,
     assignment_out,
+    decline_offer,
     emit,
     interaction_rank,
     lock_parts,
@@ -108,20 +108,8 @@ async def reject(
     assignment, interaction, agent = await _locked_assignment(
         session, assignment_id, acting=agent_id, allowed=("offered",)
     )
-    now = utcnow()
-    assignment.status = "rejected"
-    assignment.ended_at = now
-    interaction.status = "queued"
-    await emit(
-        session,
-        InteractionOfferDeclined(
-            occurred_at=now,
-            interaction_id=interaction.id,
-            assignment_id=assignment.id,
-            agent_id=agent.id,
-            reason=DeclineReason.REJECTED,
-        ),
-        correlation_id=interaction.correlation_id,
+    await decline_offer(
+        session, assignment, interaction, agent, reason=DeclineReason.REJECTED, now=utcnow()
     )
     return assignment_out(assignment), Follow(interactions=(interaction.id,), agents=(agent.id,))
 
@@ -130,34 +118,35 @@ async def wait(
     session: AsyncSession, *, assignment_id: UUID, agent_id: str | None
 ) -> AssignmentOut:
     """Wait for the customer: operational clocks pause."""
-    assignment, interaction, agent = await _locked_assignment(
-        session, assignment_id, acting=agent_id, allowed=("accepted",)
+    return await _switch(
+        session, assignment_id, agent_id, "accepted", "waiting", InteractionWaiting
     )
-    assignment.status = "waiting"
-    await emit(
-        session,
-        InteractionWaiting(
-            occurred_at=utcnow(),
-            interaction_id=interaction.id,
-            assignment_id=assignment.id,
-            agent_id=agent.id,
-        ),
-        correlation_id=interaction.correlation_id,
-    )
-    return assignment_out(assignment)
 
 
 async def resume(
     session: AsyncSession, *, assignment_id: UUID, agent_id: str | None
 ) -> AssignmentOut:
     """Resume after the customer came back."""
-    assignment, interaction, agent = await _locked_assignment(
-        session, assignment_id, acting=agent_id, allowed=("waiting",)
+    return await _switch(
+        session, assignment_id, agent_id, "waiting", "accepted", InteractionResumed
     )
-    assignment.status = "accepted"
+
+
+async def _switch(
+    session: AsyncSession,
+    assignment_id: UUID,
+    agent_id: str | None,
+    before: str,
+    after: str,
+    event: type[InteractionWaiting | InteractionResumed],
+) -> AssignmentOut:
+    assignment, interaction, agent = await _locked_assignment(
+        session, assignment_id, acting=agent_id, allowed=(before,)
+    )
+    assignment.status = after
     await emit(
         session,
-        InteractionResumed(
+        event(
             occurred_at=utcnow(),
             interaction_id=interaction.id,
             assignment_id=assignment.id,

@@ -17,6 +17,8 @@ from atende_events.routing import (
     AgentSkill,
     AgentStatus,
     AgentStatusChanged,
+    DeclineReason,
+    InteractionOfferDeclined,
 )
 from routing import domain
 from routing.domain import AgentState
@@ -142,4 +144,30 @@ def assignment_out(assignment: Assignment) -> AssignmentOut:
         accepted_at=assignment.accepted_at,
         ended_at=assignment.ended_at,
         resolution=assignment.resolution,
+    )
+
+
+async def decline_offer(
+    session: AsyncSession,
+    assignment: Assignment,
+    interaction: Interaction,
+    agent: Agent,
+    *,
+    reason: DeclineReason,
+    now: datetime,
+) -> None:
+    """End an offer without an assignment (rejected or timed out): the work queues again."""
+    assignment.status = "rejected" if reason is DeclineReason.REJECTED else "timed_out"
+    assignment.ended_at = now
+    interaction.status = "queued"
+    await emit(
+        session,
+        InteractionOfferDeclined(
+            occurred_at=now,
+            interaction_id=interaction.id,
+            assignment_id=assignment.id,
+            agent_id=agent.id,
+            reason=reason,
+        ),
+        correlation_id=interaction.correlation_id,
     )

@@ -13,7 +13,6 @@ from atende_events.intake import InteractionReceived
 from atende_events.routing import (
     AgentStatus,
     DeclineReason,
-    InteractionOfferDeclined,
     InteractionOffered,
     InteractionQueued,
 )
@@ -25,6 +24,7 @@ from routing.models import Agent, Assignment, Interaction, SlaClock
 from routing.service.common import (
     Follow,
     change_status,
+    decline_offer,
     emit,
     interaction_rank,
     loads_of,
@@ -331,19 +331,8 @@ async def expire_one_offer(session: AsyncSession, *, settings: Settings) -> Foll
     if assignment is None:
         return None
     interaction, agent = await lock_parts(session, assignment)
-    assignment.status = "timed_out"
-    assignment.ended_at = now
-    interaction.status = "queued"
-    await emit(
-        session,
-        InteractionOfferDeclined(
-            occurred_at=now,
-            interaction_id=interaction.id,
-            assignment_id=assignment.id,
-            agent_id=agent.id,
-            reason=DeclineReason.TIMED_OUT,
-        ),
-        correlation_id=interaction.correlation_id,
+    await decline_offer(
+        session, assignment, interaction, agent, reason=DeclineReason.TIMED_OUT, now=now
     )
     if agent.status == AgentStatus.AVAILABLE:
         await change_status(session, agent, AgentStatus.AWAY, now=now)
