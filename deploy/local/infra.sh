@@ -311,6 +311,11 @@ kafka_format_storage() {
     || { show_log_tail "$KAFKA_LOG_DIR/format.log"; die "formatting Kafka storage failed; if $KAFKA_DIR is damaged, run '$0 clean' (deletes local data) and retry."; }
 }
 
+# When a process started, as a time stamp kafka_started_since compares.
+kafka_pid_started() { # <pid>
+  date -d "$(ps -o lstart= -p "$1")" '+%Y-%m-%d %H:%M:%S'
+}
+
 # Pid of our broker if it is alive (guards against a stale pid file whose pid was reused).
 kafka_pid() {
   local pid cmdline
@@ -321,11 +326,23 @@ kafka_pid() {
   [[ "$cmdline" == *" kafka.Kafka "* ]] && printf '%s' "$pid"
 }
 
-# Waits until the broker logged its start-up line (after offset $2 in server.log) and the port answers.
+# Tells whether the broker logged that it started at or after $1 ("YYYY-mm-dd HH:MM:SS", the
+# broker's clock and zone are ours). Every server.log* file written since is read: the log may
+# roll over while a broker with many partitions starts, and the line can land in a rolled file.
+kafka_started_since() { # <time stamp>
+  local files
+  mapfile -t files < <(find "$KAFKA_LOG_DIR" -maxdepth 1 -name 'server.log*' -newermt "$1")
+  ((${#files[@]})) || return 1
+  cat "${files[@]}" \
+    | grep -F -e 'Kafka Server started' -e 'Transition from STARTING to STARTED' \
+    | awk -v since="[$1" '$0 >= since { found = 1 } END { exit !found }'
+}
+
+# Waits until the broker logged its start-up (at or after time stamp $2) and the port answers.
 # The timeout counts seconds without progress: a broker recovering many partitions keeps writing
 # "(N/M completed ...)" lines and may rightly take longer than that in all.
-kafka_wait_ready() { # <pid> <server.log offset>
-  local pid="$1" offset="$2" waited=0 idle=0 size last_size=-1 loaded
+kafka_wait_ready() { # <pid> <start time stamp>
+  local pid="$1" since="$2" waited=0 idle=0 size last_size=-1 loaded
   local server_log="$KAFKA_LOG_DIR/server.log"
   printf '[infra] waiting for Kafka on 127.0.0.1:%s ' "$KAFKA_PORT"
   while ((idle < KAFKA_READY_TIMEOUT && waited < KAFKA_READY_LIMIT)); do
@@ -336,10 +353,8 @@ kafka_wait_ready() { # <pid> <server.log offset>
       die "Kafka exited during start-up (see the log above and $KAFKA_LOG_DIR). Fix the cause and run '$0 kafka-up' again
         (if the local data is damaged and disposable, '$0 clean' resets it)."
     fi
-    # Only look at what this start wrote: server.log keeps the lines of earlier starts.
-    # (grep -c, not -q: an early exit of grep would SIGPIPE the writer and fail under pipefail.)
-    if { tail -c +"$((offset + 1))" "$server_log" 2>/dev/null; cat "$KAFKA_LOG_DIR/kafka.out"; } \
-        | grep -Fc 'Kafka Server started' >/dev/null && port_open "$KAFKA_PORT"; then
+    # Only this start counts: the logs keep the lines of earlier starts.
+    if kafka_started_since "$since" && port_open "$KAFKA_PORT"; then
       printf ' ready after %ss\n' "$waited"
       return 0
     fi
@@ -368,7 +383,7 @@ kafka_up() {
       return 0
     fi
     # Alive but not listening yet: probably a start in progress; wait for it instead of starting twice.
-    kafka_wait_ready "$pid" 0
+    kafka_wait_ready "$pid" "$(kafka_pid_started "$pid")"
     return 0
   fi
   rm -f "$KAFKA_PID_FILE"
@@ -381,8 +396,8 @@ kafka_up() {
   kafka_write_config
   kafka_format_storage
 
-  local server_log="$KAFKA_LOG_DIR/server.log" offset=0
-  [[ -f "$server_log" ]] && offset="$(stat -c %s "$server_log")"
+  local since
+  since="$(date '+%Y-%m-%d %H:%M:%S')"
   log "starting Kafka $KAFKA_VERSION (logs: $KAFKA_LOG_DIR)"
   # setsid + nohup: the broker outlives this script and the terminal (Ctrl-C in `make run` must not
   # kill it); `down` stops it by pid.
@@ -390,7 +405,7 @@ kafka_up() {
     >"$KAFKA_LOG_DIR/kafka.out" 2>&1 </dev/null 9>&- &
   pid=$!
   printf '%s\n' "$pid" >"$KAFKA_PID_FILE"
-  kafka_wait_ready "$pid" "$offset"
+  kafka_wait_ready "$pid" "$since"
   log "Kafka running (pid $pid, bootstrap 127.0.0.1:$KAFKA_PORT)"
 }
 

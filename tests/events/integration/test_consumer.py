@@ -145,6 +145,51 @@ async def test_an_undecodable_record_goes_to_the_dlq_at_once(
     assert dict(dead.headers)["dlq.error_type"] in (b"DecodeError", b"UnknownEventType")
 
 
+async def test_a_failing_record_in_a_batch_leaves_the_others_handled_once_and_in_order(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    events = [received_event() for _ in range(10)]
+    poison, flaky = events[3], events[6]
+    handler = FlakyHandler(failures={poison.id: 1_000, flaky.id: 1})
+    # Published before the consumer starts, so that they come in one poll: one batch.
+    for event in events:
+        await publish(publisher, topic, event)
+    async with consuming(topic, handler, sessionmaker, publisher, max_attempts=3):
+        await eventually(
+            lambda: _has(effect_counts(sessionmaker), events[-1].id), what="the last event"
+        )
+        async with sessionmaker() as session:
+            handled = (
+                await session.scalars(select(effects.c.event_id).order_by(effects.c.seq))
+            ).all()
+    # Each committed once, in the order of the partition; the poison alone rolled back.
+    assert handled == [event.id for event in events if event is not poison]
+    assert handler.calls[poison.id] == 3
+    [dead] = await read_topic(dlq_topic(topic), at_least=1)
+    assert dead.value == encode(poison)
+    assert dict(dead.headers)["dlq.attempts"] == b"3"
+
+
+async def test_a_record_whose_type_header_names_an_event_not_handled_here_is_not_read(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    good = received_event()
+    handler = FlakyHandler()
+    async with consuming(topic, handler, sessionmaker, publisher):
+        # Not an event at all, but its header says it is one this consumer has no handler for.
+        await publisher.send_and_wait(
+            topic, b"not json", key=b"k", headers=[("ce_type", b"atende.interaction.queued.v1")]
+        )
+        await publish(publisher, topic, good)
+        counts = await eventually(
+            lambda: _has(effect_counts(sessionmaker), good.id), what="the good event"
+        )
+    assert counts == {good.id: 1}
+    assert await read_topic(dlq_topic(topic), at_least=0, within=1) == []
+
+
 async def test_a_redelivered_event_changes_nothing(
     sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
 ) -> None:

@@ -232,8 +232,14 @@ async def test_a_restart_mid_stream_loses_no_interaction_and_duplicates_no_assig
         await migrate("routing", url)
         agents = [new_agent_id() for _ in range(20)]
 
+        first_stopped = asyncio.Event()
+
         async def feed() -> None:
             for start in range(0, count, 20):
+                if start >= count * 3 // 4:
+                    # The last quarter only once the first instance is gone: it must stop with
+                    # work still on Kafka, however fast it consumes.
+                    await first_stopped.wait()
                 await publish(namespace, *sent[start : start + 20])
 
         feeding = asyncio.create_task(feed())
@@ -250,6 +256,7 @@ async def test_a_restart_mid_stream_loses_no_interaction_and_duplicates_no_assig
                 what="a quarter of the interactions queued",
             )
             await desk.stop()
+        first_stopped.set()
         # stopped mid-stream: offers open, interactions still on Kafka
         queued_before = await scalar(engine, "SELECT count(*) FROM interactions")
         assert queued_before < count

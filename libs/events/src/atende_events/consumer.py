@@ -7,10 +7,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import literal, select
+from sqlalchemy import literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +28,7 @@ from atende_events.kafka import (
     make_consumer,
     subscribe,
 )
+from atende_events.registry import REGISTRY
 from atende_events.topics import dlq_topic
 
 log = logging.getLogger(__name__)
@@ -38,8 +41,12 @@ EVENTS_HANDLED = Counter(
     ["consumer", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
-    "atende_event_handler_seconds", "Time to handle one event, transaction included.", ["consumer"]
+    "atende_event_handler_seconds",
+    "Time to handle one event, its share of the batch transaction included.",
+    ["consumer"],
 )
+
+CE_TYPE_HEADER = "ce_type"
 
 
 async def claim(session: AsyncSession, *, consumer: str, event: Envelope[Any]) -> bool:
@@ -53,6 +60,48 @@ async def claim(session: AsyncSession, *, consumer: str, event: Envelope[Any]) -
     return claimed is not None
 
 
+_CLAIM_MANY = text(
+    f"INSERT INTO {inbox.name} (consumer, event_id, event_type)"
+    " SELECT :consumer, id, type"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) AS e(id, type)"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
+async def claim_many(
+    session: AsyncSession, *, consumer: str, events: Sequence[Envelope[Any]]
+) -> set[UUID]:
+    """Record many event ids as processed in one statement; return the ids not processed before."""
+    claimed = await session.scalars(
+        _CLAIM_MANY,
+        {
+            "consumer": consumer,
+            "ids": [event.id for event in events],
+            "types": [event.type for event in events],
+        },
+    )
+    return set(claimed)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A record with an event this consumer handles."""
+
+    tp: TopicPartition
+    record: ConsumerRecord[Any, Any]
+    event: Envelope[Any]
+    handler: Handler
+
+
+class _BatchFailed(Exception):
+    """A batch transaction failed; `at` is the item whose handler raised (0 when none did)."""
+
+    def __init__(self, at: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.at = at
+        self.error = error
+
+
 async def was_processed(session: AsyncSession, *, consumer: str, event_id: Any) -> bool:
     """Tell whether the consumer has processed the event (for tests and operators)."""
     found = await session.scalar(
@@ -64,11 +113,15 @@ async def was_processed(session: AsyncSession, *, consumer: str, event_id: Any) 
 class ConsumerRunner:
     """Consume topics in a group and hand each event to its handler exactly once in effect.
 
-    Per record: decode (a record that cannot be decoded goes to the dead-letter topic at once),
-    pick the handler by event type (types without one are skipped), then in one transaction claim
-    the event id in the inbox and run the handler. A handler that raises is retried with backoff;
-    after `max_attempts` the record goes to `<topic>.dlq` with the error in its headers and the
-    consumer goes on. Offsets are committed only after the records before them are done.
+    Records come in batches (one poll). A record whose event type has no handler here is skipped
+    (known from its `ce_type` header, without decoding it); one that cannot be decoded goes to
+    the dead-letter topic at once. The rest are handled together in one transaction that claims
+    all their event ids in the inbox and runs each handler in order, so a busy consumer pays one
+    commit per batch instead of one per event. When a handler raises, the batch rolls back: the
+    records before it are handled again as a batch, the failing one alone with retries and
+    backoff (after `max_attempts` it goes to `<topic>.dlq` with the error in its headers), and
+    the records after it as a new batch. Offsets are committed only after the records before
+    them are done.
     """
 
     def __init__(
@@ -143,15 +196,7 @@ class ConsumerRunner:
         try:
             while not self._stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=500)
-                for tp, records in batch.items():
-                    for record in records:
-                        # A rebalance during the batch may have given the partition to another
-                        # member: it resumes from the last commit; handling on would race it.
-                        if self._stopping.is_set() or tp not in consumer.assignment():
-                            break
-                        if not await self._process(record):
-                            break
-                        self._done[tp] = record.offset + 1
+                await self._consume(consumer, batch)
                 await self._commit_offsets()
                 if not self._caught_up:
                     self._caught_up = await self._at_end(consumer)
@@ -192,8 +237,43 @@ class ConsumerRunner:
             return consumer
         return None
 
-    async def _process(self, record: ConsumerRecord[Any, Any]) -> bool:
-        """Handle one record; False when stopping left it undone (it will be redelivered)."""
+    async def _consume(
+        self,
+        consumer: AIOKafkaConsumer,
+        batch: Mapping[TopicPartition, Sequence[ConsumerRecord[Any, Any]]],
+    ) -> None:
+        """Handle a poll's records and note, per partition, the offset everything before is done."""
+        work: list[_Work] = []
+        settled: dict[TopicPartition, list[tuple[int, bool]]] = {}
+        for tp, records in batch.items():
+            # A rebalance may have given the partition to another member: it resumes from the
+            # last commit, and handling on would race it.
+            if tp not in consumer.assignment():
+                continue
+            for record in records:
+                item = await self._sort(tp, record)
+                if isinstance(item, _Work):
+                    work.append(item)
+                    continue
+                settled.setdefault(tp, []).append((record.offset, item))
+                if not item:
+                    break
+        handled = await self._handle(work)
+        for position, item in enumerate(work):
+            settled.setdefault(item.tp, []).append((item.record.offset, position < handled))
+        for tp, outcomes in settled.items():
+            for offset, done in sorted(outcomes):
+                if not done:
+                    break
+                self._done[tp] = offset + 1
+
+    async def _sort(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> _Work | bool:
+        """Give the work a record holds; True when it is done without, False when stopping."""
+        if self._stopping.is_set():
+            return False
+        if not self._wanted(record):
+            EVENTS_HANDLED.labels(self.name, "ignored").inc()
+            return True
         try:
             event = decode(record.value if record.value is not None else b"")
         except UnknownEventType as exc:
@@ -214,35 +294,102 @@ class ConsumerRunner:
         if handler is None:
             EVENTS_HANDLED.labels(self.name, "ignored").inc()
             return True
-        attempt = 0
-        backoff = self._first_backoff
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                async with self._sessionmaker.begin() as session:
-                    claimed = await claim(session, consumer=self.name, event=event)
-                    if claimed:
-                        await handler(event, session)
-            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
-                transient = is_transient(exc)
-                log.warning(
-                    "consumer %s failed on event %s (%s), attempt %d%s: %r",
+        return _Work(tp, record, event, handler)
+
+    def _wanted(self, record: ConsumerRecord[Any, Any]) -> bool:
+        """Tell from the record's type header whether it may need handling here.
+
+        A record without the header, or naming a type this code does not know, is decoded to
+        find out (and dead-lettered if it is not an event at all).
+        """
+        named = next((v for k, v in record.headers or () if k == CE_TYPE_HEADER), None)
+        if named is None:
+            return True
+        try:
+            return REGISTRY.newest(named.decode()).event_type in self._handlers
+        except (UnicodeDecodeError, UnknownEventType):
+            return True
+
+    async def _handle(self, work: Sequence[_Work]) -> int:
+        """Handle the items in order; return how many leading ones are done (all but stopping)."""
+        if not work:
+            return 0
+        try:
+            await self._in_one_transaction(work)
+        except _BatchFailed as failed:
+            return await self._recover(work, failed)
+        return len(work)
+
+    async def _recover(self, work: Sequence[_Work], failed: _BatchFailed) -> int:
+        """After a failed batch: the items before the failing one, it alone, then the rest."""
+        done = await self._handle(work[: failed.at])
+        if done < failed.at:
+            return done
+        if not await self._process(work[failed.at], failed=failed.error):
+            return failed.at
+        return failed.at + 1 + await self._handle(work[failed.at + 1 :])
+
+    async def _in_one_transaction(self, work: Sequence[_Work]) -> None:
+        started = time.perf_counter()
+        outcomes: list[str] = []
+        try:
+            async with self._sessionmaker.begin() as session:
+                claimed = await claim_many(
+                    session, consumer=self.name, events=[item.event for item in work]
+                )
+                for item in work:
+                    # An id twice in one batch (a producer's retry) is handled once.
+                    if item.event.id in claimed:
+                        claimed.discard(item.event.id)
+                        await item.handler(item.event, session)
+                        outcomes.append("handled")
+                    else:
+                        outcomes.append("duplicate")
+        except Exception as exc:  # noqa: BLE001 - retried record by record, then dead-lettered
+            # The item whose handler raised; the first when the claim or the commit failed.
+            at = len(outcomes) if len(outcomes) < len(work) else 0
+            if len(work) > 1:
+                log.info(
+                    "consumer %s rolled back a batch of %d at event %s (%s): %r",
                     self.name,
-                    event.id,
-                    event.type,
-                    attempt,
-                    " (transient, retrying)" if transient else "",
+                    len(work),
+                    work[at].event.id,
+                    work[at].event.type,
                     exc,
                 )
-                if not transient and attempt >= self._max_attempts:
-                    return await self._dead_letter(record, exc, attempts=attempt)
-                if not await self._sleep(backoff):
-                    return False
-                backoff = min(backoff * 2, self._max_backoff)
+            raise _BatchFailed(at, exc) from exc
+        share = (time.perf_counter() - started) / len(work)
+        for outcome in outcomes:
+            HANDLER_SECONDS.labels(self.name).observe(share)
+            EVENTS_HANDLED.labels(self.name, outcome).inc()
+
+    async def _process(self, item: _Work, *, failed: Exception) -> bool:
+        """Handle one item alone after it failed once; False when stopping left it undone."""
+        attempt = 1
+        backoff = self._first_backoff
+        error = failed
+        while True:
+            transient = is_transient(error)
+            log.warning(
+                "consumer %s failed on event %s (%s), attempt %d%s: %r",
+                self.name,
+                item.event.id,
+                item.event.type,
+                attempt,
+                " (transient, retrying)" if transient else "",
+                error,
+            )
+            if not transient and attempt >= self._max_attempts:
+                return await self._dead_letter(item.record, error, attempts=attempt)
+            if not await self._sleep(backoff):
+                return False
+            backoff = min(backoff * 2, self._max_backoff)
+            attempt += 1
+            try:
+                await self._in_one_transaction([item])
+            except _BatchFailed as again:
+                error = again.error
                 continue
-            HANDLER_SECONDS.labels(self.name).observe(time.perf_counter() - started)
-            EVENTS_HANDLED.labels(self.name, "handled" if claimed else "duplicate").inc()
             return True
 
     async def _dead_letter(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -14,10 +16,11 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    event,
     func,
     text,
 )
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -67,17 +70,34 @@ OUTBOX_CHANNEL = "atende_outbox"
 
 
 def make_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """Create the service's async engine (asyncpg), checking connections before use."""
-    return create_async_engine(
+    """Create the service's async engine (asyncpg), discarding connections the server closed."""
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No overflow: connections opened past the pool size are closed again on return, and
+        # under load that churn (a new backend per request) cost more than waiting for one.
+        max_overflow=0,
         # Fail fast (503, retry) rather than hang a request or a shutdown on a dead database.
         pool_timeout=10,
         connect_args={"timeout": 5},
         echo=echo,
     )
+    event.listen(engine.sync_engine, "checkout", _discard_if_closed)
+    return engine
+
+
+def _discard_if_closed(_dbapi: Any, _record: Any, proxy: Any) -> None:
+    """Hand out no connection the server has closed (a restart, a terminated backend).
+
+    SQLAlchemy's pool_pre_ping would ask the server (begin, a query and a rollback: three round
+    trips on every checkout, a third of a request's work in intake). A server that restarts or
+    ends a backend closes its socket, and the event loop has already seen that end-of-file, so
+    asking the driver is enough. The pool replaces a discarded connection at once; a connection
+    that dies silently (a network partition) still fails its first statement, which the entry
+    points answer as transient (503, or a retry).
+    """
+    if proxy.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -7,6 +7,7 @@ A Kafka record value is one CloudEvents 1.0 event in structured JSON mode. Its `
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, datetime
@@ -136,8 +137,10 @@ class UnknownEventType(DecodeError):
     """A record value names an event type no registered model describes."""
 
 
+@functools.cache
 def envelope_type(model: type[DataT]) -> type[Envelope[DataT]]:
     """Return the envelope class whose data is the given model."""
+    # Cached: subscripting a generic pydantic model costs more than reading a small event.
     return Envelope[model]  # type: ignore[valid-type]  # mypy cannot subscript with a variable
 
 

@@ -34,7 +34,10 @@ class ServiceSettings(BaseSettings):
         description="Prefix of every topic name; empty in production, random per test run.",
     )
     db_pool_size: int = Field(
-        default=10, ge=1, le=100, description="Database connections per instance (pool size)."
+        default=20,
+        ge=1,
+        le=100,
+        description="Database connections per instance, kept open; a request waits for a free one.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     relay_batch_size: int = Field(

@@ -26,19 +26,19 @@ CanRead = Depends(require_scope("kpis:read"))
 DEFAULT_DAYS = 7
 
 
-def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     """Give the session factory of the running service."""
     runtime: Runtime = request.app.state.runtime
     return runtime.sessionmaker
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     """Give the settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def calendar_of(request: Request) -> domain.BusinessCalendar:
+async def calendar_of(request: Request) -> domain.BusinessCalendar:
     """Give the business calendar the app was built with."""
     calendar: domain.BusinessCalendar = request.app.state.calendar
     return calendar

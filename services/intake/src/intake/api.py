@@ -46,13 +46,13 @@ CanReadParties = Depends(require_scope("parties:read"))
 CanTrack = Depends(require_scope("track:read"))
 
 
-def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     """Give the session factory of the running service."""
     runtime: Runtime = request.app.state.runtime
     return runtime.sessionmaker
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     """Give the settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings

@@ -45,19 +45,19 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     """Give the session factory of the running service."""
     runtime: Runtime = request.app.state.runtime
     return runtime.sessionmaker
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     """Give the settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def book_of(request: Request) -> RuleBook:
+async def book_of(request: Request) -> RuleBook:
     """Give the routing rules loaded at start."""
     book: RuleBook = request.app.state.rule_book
     return book

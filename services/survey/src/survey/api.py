@@ -19,17 +19,17 @@ router = APIRouter(prefix="/v1")
 TokenPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessionmaker
     return sessionmaker
 
 
-def _messages(request: Request) -> Messages:
+async def _messages(request: Request) -> Messages:
     messages: Messages = request.app.state.messages
     return messages
 
 
-def _themes(request: Request) -> Themes:
+async def _themes(request: Request) -> Themes:
     themes: Themes = request.app.state.themes
     return themes
 
