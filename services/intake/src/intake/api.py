@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -19,6 +19,7 @@ from atende_events.runtime import Runtime
 from atende_events.web import ProblemError, correlation_id, problem
 from intake import domain, service
 from intake.config import Settings
+from intake.registrar import Registrar
 from intake.schemas import (
     InteractionCreated,
     InteractionIn,
@@ -94,8 +95,6 @@ def _correlation() -> str | None:
 async def post_interaction(
     body: InteractionIn,
     request: Request,
-    sessionmaker: Sessions,
-    settings: AppSettings,
     idempotency_key: Annotated[
         str | None, Header(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
     ] = None,
@@ -107,7 +106,7 @@ async def post_interaction(
     answers 409.
     """
     try:
-        return await _register(body, request, sessionmaker, settings, idempotency_key)
+        return await _register(body, request, idempotency_key)
     except service.IdempotencyConflict:
         raise ProblemError(
             409,
@@ -129,34 +128,24 @@ async def post_interaction(
 async def _register(
     body: InteractionIn,
     request: Request,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
     idempotency_key: str | None,
 ) -> JSONResponse:
-    now = datetime.now(UTC)
-    client = _client_of(request)
-    fingerprint = domain.fingerprint(body.model_dump(mode="json"))
-    async with sessionmaker.begin() as session:
-        if idempotency_key is not None:
-            earlier = await service.claim_idempotency_key(
-                session,
-                client=client,
-                key=idempotency_key,
-                fingerprint=fingerprint,
-                now=now,
-                ttl=timedelta(hours=settings.idempotency_ttl_hours),
-            )
-            if earlier is not None:
-                assert earlier.answer is not None, "a claimed key commits with its answer"
-                return _replay(earlier.answer, earlier.status_code)
-        created = await service.register_interaction(
-            session, request=body, settings=settings, now=now, correlation_id=_correlation()
+    registrar: Registrar = request.app.state.registrar
+    outcome = await registrar.register(
+        service.Registration(
+            request=body,
+            client=_client_of(request),
+            idempotency_key=idempotency_key,
+            fingerprint=domain.fingerprint(body.model_dump(mode="json")),
+            now=datetime.now(UTC),
+            correlation_id=_correlation(),
         )
-        answer = created.model_dump(mode="json")
-        if idempotency_key is not None:
-            await service.remember_answer(
-                session, client=client, key=idempotency_key, status_code=201, answer=answer
-            )
+    )
+    if isinstance(outcome, Exception):
+        raise outcome
+    if isinstance(outcome, service.Replay):
+        return _replay(outcome.answer, outcome.status_code)
+    answer = outcome.model_dump(mode="json")
     INTERACTIONS_REGISTERED.labels(body.channel.value).inc()
     return JSONResponse(answer, status_code=201, headers={"Location": _location_of(answer)})
 

@@ -92,6 +92,16 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
+    registration_writers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Transactions writing new interactions at once; each takes every request "
+        "waiting (group commit).",
+    )
+    registration_batch_size: int = Field(
+        default=100, ge=1, le=1000, description="Most interactions written in one transaction."
+    )
 
     @field_validator("time_zone")
     @classmethod

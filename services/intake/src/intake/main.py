@@ -17,6 +17,7 @@ from intake import SERVICE, service
 from intake.api import BodyLimit, router
 from intake.config import Settings
 from intake.consumers import handlers
+from intake.registrar import Registrar
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(SERVICE, settings, handlers=handlers()) as runtime:
             app.state.runtime = runtime
+            registrar = Registrar(
+                runtime.sessionmaker,
+                settings,
+                writers=settings.registration_writers,
+                batch_size=settings.registration_batch_size,
+            )
+            registrar.start()
+            app.state.registrar = registrar
             purge = asyncio.create_task(
                 purge_idempotency_keys(runtime.sessionmaker, settings), name="intake-purge"
             )
@@ -41,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 purge.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purge
+                await registrar.stop()
 
     app = FastAPI(
         title="Atende intake",
