@@ -17,18 +17,40 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.harness import Figure, intake_headers, latency_ms, loadgen, pct, poll_until, say
 from bench.observe import LagProbe, LagSample, Observer
-from bench.procstat import peak_rss_mb, rss_mb
+from bench.procstat import CpuMeter, peak_rss_mb, rss_mb
 from bench.system import SERVICES, System, system
 
 DRAIN_BOUND = 15.0
 """Seconds after the load within which a sustained rate has drained every backlog."""
 DRAIN_LIMIT = 30.0
 """Seconds the bench waits for a backlog to drain before the next step."""
-LADDER: list[float] = [100, 150, 200, 250, 300, 400, 500, 650, 800, 1000, 1250, 1500, 2000]
+LADDER: list[float] = [
+    10,
+    15,
+    20,
+    30,
+    40,
+    50,
+    75,
+    100,
+    150,
+    200,
+    250,
+    300,
+    400,
+    500,
+    650,
+    800,
+    1000,
+    1250,
+    1500,
+    2000,
+]
 OUTBOX = "intake outbox"
 
 
@@ -50,6 +72,9 @@ class Step:
     drain_s: float
     generator_cores: float
     rss_max: dict[str, float] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    """CPU each process used per interaction accepted, from the load's start until drained (or
+    the drain limit), idle use included; PostgreSQL is every server process, Kafka the broker."""
 
     @property
     def bounded(self) -> bool:
@@ -77,6 +102,7 @@ class Step:
             "lag_growth_per_s": self.lag_growth,
             "inflow_per_s": self.inflow,
             "drain_s": self.drain_s,
+            "cpu_ms_per_interaction": self.cpu_ms,
             "generator_cores": self.generator_cores,
             "rss_max_mb": self.rss_max,
         }
@@ -117,6 +143,9 @@ async def run_step(
             await asyncio.sleep(1.0)
 
     sampler = asyncio.create_task(sample_forever())
+    meters = _cpu_meters(running)
+    for meter in meters.values():
+        meter.start(time.time())
     began = time.time()
     load = await loadgen(
         f"{running['intake'].url}/v1/interactions",
@@ -146,6 +175,9 @@ async def run_step(
 
     await poll_until(is_drained, within=DRAIN_LIMIT)
     drain_s = time.time() - ended if drained() else math.inf
+    cpu_s = {
+        name: meter.stop(time.time()) * (time.time() - began) for name, meter in meters.items()
+    }
     sampling.set()
     await sampler
 
@@ -183,6 +215,7 @@ async def run_step(
         drain_s=drain_s,
         generator_cores=load.cores,
         rss_max=rss,
+        cpu_ms={name: 1000 * used / max(1, len(load.accepted)) for name, used in cpu_s.items()},
     )
     verdict = "bounded" if step.bounded else "NOT bounded"
     say(
@@ -191,6 +224,27 @@ async def run_step(
         f"drain {drain_s:.1f} s, {verdict}"
     )
     return step
+
+
+def _cpu_meters(running: System) -> dict[str, CpuMeter]:
+    """A meter per service, one for every PostgreSQL server process and one for the broker."""
+    meters = {name: CpuMeter([service.pid]) for name, service in running.items()}
+    meters["postgres"] = CpuMeter(_pids_named("postgres"))
+    meters["kafka"] = CpuMeter(_pids_named("java"))
+    return meters
+
+
+def _pids_named(command: str) -> list[int]:
+    """Pids of the processes whose command name is `command` (new ones later are missed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == command:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _count_upto(sorted_times: list[float], moment: float) -> int:
@@ -244,11 +298,8 @@ async def pipeline_run(
             rss_idle = {name: rss_mb(service.pid) for name, service in running.items()}
             steps: dict[float, Step] = {}
             seed = 1
-            for rate in fixed:
-                seed += 1
-                steps[rate] = await run_step(
-                    running, observer, probe, rate=rate, seconds=seconds, seed=seed
-                )
+            # The search climbs from the bottom of the ladder before the fixed rates run: a step
+            # the pipeline cannot keep up with leaves a backlog that spoils the steps after it.
             for _ in range(search_steps):
                 following = _next_rate(steps, LADDER)
                 if following is None:
@@ -256,6 +307,11 @@ async def pipeline_run(
                 seed += 1
                 steps[following] = await run_step(
                     running, observer, probe, rate=following, seconds=seconds, seed=seed
+                )
+            for rate in [r for r in fixed if r not in steps]:
+                seed += 1
+                steps[rate] = await run_step(
+                    running, observer, probe, rate=rate, seconds=seconds, seed=seed
                 )
             sustained = max((r for r, s in steps.items() if s.bounded), default=0.0)
             loaded: dict[str, float] = {}
@@ -289,6 +345,25 @@ async def pipeline_suite(
                 notes={"step_seconds": seconds, "ladder": LADDER},
             )
         )
+        # What one interaction costs the machine, process by process, where the pipeline keeps
+        # up: the budget that decides the sustainable rate on these 2 cores.
+        budgets = [r.steps[r.sustained or min(r.steps)].cpu_ms for r in results if r.steps]
+        figures.append(
+            Figure(
+                "CPU per interaction, all processes, at the sustained rate",
+                " ms",
+                [sum(budget.values()) for budget in budgets],
+                notes={"per_process_per_run": budgets},
+            )
+        )
+        for name in budgets[0] if budgets else ():
+            figures.append(
+                Figure(
+                    f"  of which {name}",
+                    " ms",
+                    [budget.get(name, math.nan) for budget in budgets],
+                )
+            )
     for rate in fixed:
         at = [r.steps[rate] for r in results if rate in r.steps]
         for label, values, target in (

@@ -348,7 +348,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         intake_ladder=[200, 300, 500, 800, 1000, 1250, 1500, 2000],
         intake_seconds=15 if quick else 60,
         pipeline_rates=[100] if quick else [100, 300],
-        pipeline_search=0 if quick else 1,
+        pipeline_search=0 if quick else 3,
         pipeline_seconds=20 if quick else 30,
         lifecycle_rate=30,
         lifecycle_seconds=45,

@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -54,17 +54,20 @@ async def consuming(
     *,
     group: str | None = None,
     max_attempts: int = 3,
+    also: Sequence[str] = (),
+    concurrency: int = 1,
 ) -> AsyncIterator[ConsumerRunner]:
     runner = ConsumerRunner(
         name=group or f"test-{uuid.uuid4().hex[:8]}",
         bootstrap_servers=KAFKA_BOOTSTRAP,
-        topics=[topic],
+        topics=[topic, *also],
         sessionmaker=sessionmaker,
         handlers={InteractionReceived: handler},
         publisher=publisher,
         max_attempts=max_attempts,
         first_backoff=0.01,
         max_backoff=0.05,
+        concurrency=concurrency,
     )
     runner.start()
     try:
@@ -327,3 +330,48 @@ async def _committed_to_end(group: str, topic: str) -> bool:
         return all([await checker.committed(tp) == ends[tp] for tp in partitions])
     finally:
         await checker.stop()
+
+
+async def test_lanes_run_at_once_but_never_two_events_of_one_interaction(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    first_topic, second_topic = await random_topic(partitions=4), await random_topic(partitions=4)
+    subjects = [str(uuid.uuid4()) for _ in range(12)]
+    events = [
+        (topic, received_event().model_copy(update={"subject": subject}))
+        for subject in subjects
+        for topic in (first_topic, second_topic, first_topic)
+    ]
+    for topic, event in events:
+        await publish(publisher, topic, event)
+
+    class WatchingHandler(FlakyHandler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_flight: Counter[str] = Counter()
+            self.most_at_once = 0
+            self.same_interaction_at_once = False
+
+        async def __call__(self, event: Envelope[Any], session: AsyncSession) -> None:
+            subject = str(event.subject)
+            self.same_interaction_at_once |= self.in_flight[subject] > 0
+            self.in_flight[subject] += 1
+            self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+            try:
+                await super().__call__(event, session)
+                await asyncio.sleep(0.02)
+            finally:
+                self.in_flight[subject] -= 1
+
+    handler = WatchingHandler()
+    async with consuming(
+        first_topic, handler, sessionmaker, publisher, also=[second_topic], concurrency=4
+    ):
+        counts = await eventually(
+            lambda: _all(effect_counts(sessionmaker), len(events)), within=60, what="all events"
+        )
+    assert counts == {event.id: 1 for _, event in events}
+    assert 1 < handler.most_at_once <= 4
+    # The events of one interaction (one key, so one partition number on both topics) share a
+    # lane, whatever their topic.
+    assert not handler.same_interaction_at_once

@@ -87,6 +87,7 @@ async def running(
                 sessionmaker=runtime.sessionmaker,
                 handlers=handlers,
                 publisher=publisher,
+                concurrency=settings.consumer_concurrency,
             )
         )
     relay.start()

@@ -33,6 +33,13 @@ class ServiceSettings(BaseSettings):
         pattern=r"^[a-z0-9._-]*$",
         description="Prefix of every topic name; empty in production, random per test run.",
     )
+    consumer_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Transactions the consumer runs at once, one per partition number; "
+        "1 handles a poll's records in one.",
+    )
     db_pool_size: int = Field(
         default=20,
         ge=1,
