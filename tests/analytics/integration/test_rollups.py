@@ -84,6 +84,7 @@ async def apply(
         async with maker.begin() as session:
             if await claim(session, consumer="analytics-tests", event=envelope):
                 await HANDLERS[envelope.type](envelope, session)
+            await rollups.settle(session)
 
 
 async def apply_once(maker: async_sessionmaker[AsyncSession], events: Sequence[EventData]) -> None:
@@ -288,7 +289,7 @@ async def test_the_upgrade_backfills_the_rollups_of_existing_read_models(
             async def no_rollups(*args: Any, **kwargs: Any) -> None:
                 return None
 
-            patch.setattr(rollups, "recount", no_rollups)
+            patch.setattr(rollups, "settle", no_rollups)
             await apply_once(before, events)
             base = {
                 groups: await report(before, groups, from_rollups=False) for groups in GROUPINGS

@@ -121,8 +121,10 @@ class ConsumerRunner:
     records before it are handled again as a batch, the failing one alone with retries and
     backoff (after `max_attempts` it goes to `<topic>.dlq` with the error in its headers), and
     the records after it as a new batch. With `concurrency` above 1, a poll's records are
-    handled in lanes by partition number, each lane its own transaction, several at once. Offsets
-    are committed only after the records before them are done.
+    handled in lanes by partition number, each lane its own transaction, several at once.
+    `before_commit` runs at the end of every such transaction, for work a service does once per
+    batch rather than once per event. Offsets are committed only after the records before them
+    are done.
     """
 
     def __init__(
@@ -139,6 +141,7 @@ class ConsumerRunner:
         max_backoff: float = 5.0,
         max_poll_records: int = 200,
         concurrency: int = 1,
+        before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self._bootstrap_servers = bootstrap_servers
@@ -151,6 +154,7 @@ class ConsumerRunner:
         self._max_backoff = max_backoff
         self._max_poll_records = max_poll_records
         self._concurrency = concurrency
+        self._before_commit = before_commit
         self._done: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -368,6 +372,8 @@ class ConsumerRunner:
                         outcomes.append("handled")
                     else:
                         outcomes.append("duplicate")
+                if self._before_commit is not None:
+                    await self._before_commit(session)
         except Exception as exc:  # noqa: BLE001 - retried record by record, then dead-lettered
             # The item whose handler raised; the first when the claim or the commit failed.
             at = len(outcomes) if len(outcomes) < len(work) else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
@@ -59,8 +59,12 @@ async def running(
     settings: ServiceSettings,
     *,
     handlers: Mapping[type[EventData], Handler] | None = None,
+    before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Start the service's engine, outbox relay and consumer; stop them in reverse order."""
+    """Start the service's engine, outbox relay and consumer; stop them in reverse order.
+
+    `before_commit` runs at the end of each of the consumer's transactions (see ConsumerRunner).
+    """
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     publisher = Publisher(settings.kafka_bootstrap, client_id=f"atende-{service}")
     relay = OutboxRelay(
@@ -88,6 +92,7 @@ async def running(
                 handlers=handlers,
                 publisher=publisher,
                 concurrency=settings.consumer_concurrency,
+                before_commit=before_commit,
             )
         )
     relay.start()

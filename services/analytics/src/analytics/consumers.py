@@ -1,7 +1,8 @@
 """Kafka handlers: every event of every topic merged into the read models.
 
-The consumer runner opens the transaction that claims the event id; the handlers write in it,
-then recount the interaction into the KPI rollups in the same transaction (see rollups.py). Events
+The consumer runner opens the transaction that claims the event ids; the handlers write in it and
+note the interactions to recount, and `rollups.settle` recounts each once into the KPI rollups
+before that transaction commits (see rollups.py). Events
 that can change who a party's contacts are (receipt, queueing with a demand type, resolution)
 recount the party's neighbouring contacts too; offers, declines, waiting and resuming change no
 KPI and recount nothing; agent status changes feed the staffed time, read from its own table.
@@ -72,7 +73,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             },
             calendar=calendar,
         )
-        await rollups.recount(session, data.interaction_id, with_neighbours=True)
+        rollups.later(session, data.interaction_id, with_neighbours=True)
 
     async def on_queued(event: Envelope[Any], session: AsyncSession) -> None:
         """Record the queue and demand type routing chose."""
@@ -87,7 +88,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             routed_demand_type=data.demand_type,
             calendar=calendar,
         )
-        await rollups.recount(session, data.interaction_id, with_neighbours=True)
+        rollups.later(session, data.interaction_id, with_neighbours=True)
 
     async def on_offered(event: Envelope[Any], session: AsyncSession) -> None:
         """Record an offer to an agent."""
@@ -137,7 +138,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             agent_id=data.agent_id,
             calendar=calendar,
         )
-        await rollups.recount(session, data.interaction_id)
+        rollups.later(session, data.interaction_id)
 
     async def on_transferred(event: Envelope[Any], session: AsyncSession) -> None:
         """Record the end of the assignment and the interaction queueing again elsewhere."""
@@ -157,7 +158,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             queue=data.to_queue,
             calendar=calendar,
         )
-        await rollups.recount(session, data.interaction_id)
+        rollups.later(session, data.interaction_id)
 
     async def on_waiting(event: Envelope[Any], session: AsyncSession) -> None:
         """Record the interaction waiting for the customer."""
@@ -215,7 +216,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             },
             calendar=calendar,
         )
-        await rollups.recount(session, data.interaction_id, with_neighbours=True)
+        rollups.later(session, data.interaction_id, with_neighbours=True)
 
     async def on_agent_status(event: Envelope[Any], session: AsyncSession) -> None:
         """Record an agent's status change."""
@@ -257,7 +258,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
             case _:
                 await service.merge_clock(session, clock=clock, at=at)
         if isinstance(data, SlaMet | SlaBreached):  # only a closed clock counts in a KPI
-            await rollups.recount(session, data.interaction_id, details=False)
+            rollups.later(session, data.interaction_id, details=False)
 
     async def on_survey(event: Envelope[Any], session: AsyncSession) -> None:
         """Record what a survey event says about its survey."""
@@ -291,7 +292,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
         )
         if isinstance(data, SurveyDispatched | SurveyAnswered):  # the two that count
             answered = isinstance(data, SurveyAnswered)
-            await rollups.recount(session, data.interaction_id, details=answered)
+            rollups.later(session, data.interaction_id, details=answered)
 
     async def on_followup(event: Envelope[Any], session: AsyncSession) -> None:
         """Record a follow-up opened or closed."""
@@ -306,7 +307,7 @@ def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler
         else:
             facts = {"closed_at": data.occurred_at, "close_reason_code": data.reason_code}
         await service.merge_followup(session, followup_id=data.followup_id, ids=ids, facts=facts)
-        await rollups.recount(session, data.interaction_id)
+        rollups.later(session, data.interaction_id)
 
     return {
         InteractionReceived: on_received,

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from analytics import SERVICE, domain
+from analytics import SERVICE, domain, rollups
 from analytics.api import router
 from analytics.config import Settings
 from analytics.consumers import handlers
@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(SERVICE, settings, handlers=handlers(calendar)) as runtime:
+        async with running(
+            SERVICE, settings, handlers=handlers(calendar), before_commit=rollups.settle
+        ) as runtime:
             app.state.runtime = runtime
             yield
 
