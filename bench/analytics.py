@@ -28,7 +28,6 @@ import math
 import multiprocessing
 import os
 import random
-import signal
 import statistics
 import sys
 import time
@@ -52,7 +51,17 @@ from atende_events.envelope import EventData, encode, key_of, new_event
 from atende_events.kafka import delete_topics, ensure_topics, make_producer
 from atende_events.registry import SOURCES
 from atende_events.topics import topic_specs
-from bench.system import KAFKA_BOOTSTRAP, PG, PG_ASYNCPG, ROOT, free_port, recreate_database
+from bench.system import (
+    KAFKA_BOOTSTRAP,
+    PG,
+    PG_ASYNCPG,
+    ROOT,
+    free_port,
+    is_ready,
+    migrate,
+    recreate_database,
+    stop_process,
+)
 
 ZONE = ZoneInfo("America/Sao_Paulo")
 CALENDAR = domain.brazil_calendar("America/Sao_Paulo")
@@ -685,17 +694,6 @@ def _say(message: str) -> None:
     sys.stderr.write(f"[analytics] {message}\n")
 
 
-async def _migrate(url: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "alembic", "upgrade", "head",
-        cwd=ROOT / "services" / "analytics",
-        env={**os.environ, "ANALYTICS_DATABASE_URL": url},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    if await process.wait() != 0:
-        raise RuntimeError("migrating analytics failed")
-
-
 @asynccontextmanager
 async def _analytics(url: str, namespace: str) -> AsyncIterator[str]:
     """Run the analytics service under uvicorn on a database and topic namespace; yield its URL."""
@@ -716,24 +714,12 @@ async def _analytics(url: str, namespace: str) -> AsyncIterator[str]:
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         try:
-            async with asyncio.timeout(90), httpx.AsyncClient() as client:
-                while True:
-                    try:
-                        if (await client.get(f"{base}/readyz", timeout=5)).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
+            async with asyncio.timeout(90):
+                while not await is_ready(base):  # noqa: ASYNC110 - polling a process
                     await asyncio.sleep(0.2)
             yield base
         finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    async with asyncio.timeout(30):
-                        await process.wait()
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await stop_process(process)
 
 
 async def _new_namespace() -> str:
@@ -766,7 +752,7 @@ async def _publish(namespace: str, events: Sequence[EventData]) -> None:
 async def replay(namespace: str, events: int, *, window: float) -> dict[str, Any]:
     """Consume the namespace's events into an empty database; measure how fast they apply."""
     url = await recreate_database(REPLAY_DATABASE)
-    await _migrate(url)
+    await migrate("analytics", url)
     connection = await asyncpg.connect(f"{PG_ASYNCPG}/{REPLAY_DATABASE}")
     try:
         async with _analytics(url, namespace):
@@ -817,7 +803,7 @@ async def _seed_days_async(count: int, seed: int, days: range) -> int:
 async def bulk_seed(count: int, *, seed: int, workers: int = 2) -> dict[str, Any]:
     """Fill bench_analytics_kpis with a year of read models, then count the rollups from them."""
     url = await recreate_database(DATABASE)
-    await _migrate(url)
+    await migrate("analytics", url)
     started = time.perf_counter()
     connection = await asyncpg.connect(f"{PG_ASYNCPG}/{DATABASE}")
     try:

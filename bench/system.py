@@ -63,7 +63,8 @@ async def recreate_database(name: str) -> str:
     return f"{PG}/{name}"
 
 
-async def _migrate(service: str, url: str) -> None:
+async def migrate(service: str, url: str) -> None:
+    """Upgrade a service's database to its newest migration."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -91,7 +92,8 @@ class System(dict[str, ServiceProcess]):
         return f"{self.namespace}atende-{service}"
 
 
-async def _ready(url: str) -> bool:
+async def is_ready(url: str) -> bool:
+    """Tell whether a service answers its readiness probe."""
     try:
         async with httpx.AsyncClient() as client:
             return (await client.get(f"{url}/readyz", timeout=5)).status_code == 200
@@ -119,7 +121,7 @@ async def system(
         for service in services:
             url = await recreate_database(f"{DB_PREFIX}{service}")
             running.databases[service] = f"{DB_PREFIX}{service}"
-            await _migrate(service, url)
+            await migrate(service, url)
             prefix = service.upper()
             port = ports[service]
             env = {
@@ -151,10 +153,10 @@ async def system(
                 stderr=log,
             )
             running[service] = ServiceProcess(service, port, process)
-            stack.push_async_callback(_stop, process)
+            stack.push_async_callback(stop_process, process)
         for started in running.values():
             async with asyncio.timeout(60):
-                while not await _ready(started.url):  # noqa: ASYNC110 - polling a process
+                while not await is_ready(started.url):  # noqa: ASYNC110 - polling a process
                     if started.process.returncode is not None:
                         raise RuntimeError(
                             f"{started.name} exited with {started.process.returncode};"
@@ -164,7 +166,8 @@ async def system(
         yield running
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """Stop a service process: SIGTERM, then SIGKILL after 30 s."""
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
         try:

@@ -59,30 +59,29 @@ async def add_event(session: AsyncSession, event: Envelope[Any], *, key: str | N
     interaction's events land on one partition and stay in order. An event too large for
     Kafka raises `EventTooLarge` before anything is written.
     """
-    payload = _payload_of(event)
-    await session.execute(
-        _ADD_EVENT,
-        {
-            "event_id": event.id,
-            "topic": topic_of(event),
-            "key": key if key is not None else key_of(event),
-            "event_type": event.type,
-            "payload": payload,
-        },
-    )
+    await add_events(session, [event], keys=[key])
 
 
-async def add_events(session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+async def add_events(
+    session: AsyncSession,
+    events: Sequence[Envelope[Any]],
+    *,
+    keys: Sequence[str | None] | None = None,
+) -> None:
     """Write events to the outbox in one statement, published in this order; see `add_event`."""
     if not events:
         return
     payloads = [_payload_of(event) for event in events]
+    chosen = keys if keys is not None else [None] * len(events)
     await session.execute(
         _ADD_EVENTS,
         {
             "event_ids": [event.id for event in events],
             "topics": [topic_of(event) for event in events],
-            "keys": [key_of(event) for event in events],
+            "keys": [
+                key if key is not None else key_of(event)
+                for event, key in zip(events, chosen, strict=True)
+            ],
             "event_types": [event.type for event in events],
             "payloads": payloads,
         },
@@ -99,15 +98,9 @@ def _payload_of(event: Envelope[Any]) -> bytes:
     return payload
 
 
-# One round trip for the row and the notification that wakes the relay at once instead of a
-# poll; PostgreSQL delivers it at commit, drops it on rollback, and sends one per transaction.
-_ADD_EVENT = text(
-    f"INSERT INTO {outbox.name} (event_id, topic, key, event_type, payload)"
-    " VALUES (:event_id, :topic, :key, :event_type, :payload)"
-    f" RETURNING pg_notify('{OUTBOX_CHANNEL}', '')"
-)
-
-# The same for many rows; ids (the relay's order) follow the order of the arrays.
+# One round trip for the rows, in the order of the arrays (their ids are the relay's order), and
+# the notification that wakes the relay at once instead of a poll; PostgreSQL delivers it at
+# commit, drops it on rollback, and sends one per transaction.
 _ADD_EVENTS = text(
     f"INSERT INTO {outbox.name} (event_id, topic, key, event_type, payload)"
     " SELECT event_id, topic, key, event_type, payload FROM unnest("

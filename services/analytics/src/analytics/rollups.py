@@ -1,11 +1,12 @@
-"""Keep the KPI rollups: recount interactions at write time, in the event's own transaction.
+"""Keep the KPI rollups: recount interactions at write time, in the events' own transaction.
 
 What an interaction adds to the KPIs is a function of the read models alone (the view
 kpi_contributions, migration 0003): its arrival, completion, acceptances, closed clocks, answers,
 dispatches and follow-ups, each on its local day and under its group dimensions, with the FCR and
-repeat-contact flags, resolved within 2 business days and the NPS category worked out. After an
-event is merged, `recount` computes that again for the interactions the event can have changed,
-compares it with what `kpi_facts` says was counted, and adds the difference to the daily rollups.
+repeat-contact flags, resolved within 2 business days and the NPS category worked out. A handler
+notes the interactions its event can have changed (`later`); before the transaction commits,
+`settle` computes that again for each of them once, compares it with what `kpi_facts` says was
+counted, and adds the difference to the daily rollups.
 
 So the rollups never depend on the order events arrive in (a count is always recomputed from the
 merged rows, never incremented by an event), a redelivered event changes nothing (the inbox stops
@@ -130,41 +131,12 @@ async def settle(session: AsyncSession) -> None:
             )
         ).all()
         contacts = [(r.party_ref, r.received_at) for r in rows if r.party_ref and r.received_at]
-        # Parties first, then interactions, each set in one order: as `recount` does.
+        # Parties first, then interactions, each set in one order, in every transaction.
         await _lock(session, [f"kpi-party:{party}" for party, _ in contacts])
         for party, at in contacts:
             ids |= await neighbours(session, party=party, at=at)
     await _lock(session, [f"kpi-interaction:{identifier}" for identifier in ids])
     await recount_many(session, ids, details=any(details for _, details in pending.values()))
-
-
-async def recount(
-    session: AsyncSession,
-    interaction_id: UUID,
-    *,
-    with_neighbours: bool = False,
-    details: bool = True,
-) -> None:
-    """Recount an interaction (and, when asked, its party's neighbours) into the rollups.
-
-    `details=False` skips the themes and follow-up times: for events that cannot change them
-    (a clock closing, a survey sent).
-    """
-    ids = {interaction_id}
-    if with_neighbours:
-        i = INTERACTIONS
-        row = (
-            await session.execute(
-                select(i.c.party_ref, i.c.received_at).where(i.c.interaction_id == interaction_id)
-            )
-        ).one_or_none()
-        if row is not None and row.party_ref is not None and row.received_at is not None:
-            # Serialise recounts of one party: a neighbour seen by neither of two concurrent
-            # transactions would keep a flag counted without the other's contact.
-            await _lock(session, [f"kpi-party:{row.party_ref}"])
-            ids |= await neighbours(session, party=row.party_ref, at=row.received_at)
-    await _lock(session, [f"kpi-interaction:{identifier}" for identifier in ids])
-    await recount_many(session, ids, details=details)
 
 
 DETAIL_COLUMNS = ("interaction_id", *DIMENSIONS, "kind", "theme", "seconds")

@@ -69,11 +69,6 @@ class Registrar:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
-    @property
-    def running(self) -> bool:
-        """Tell whether every writer is alive (for readiness)."""
-        return bool(self._tasks) and not any(task.done() for task in self._tasks)
-
     def start(self) -> None:
         """Start the writers."""
         self._tasks = [
