@@ -13,7 +13,6 @@ from uuid import UUID
 
 from prometheus_client import Counter, Histogram
 from sqlalchemy import literal, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende_events.db import inbox, is_transient
@@ -49,17 +48,6 @@ HANDLER_SECONDS = Histogram(
 CE_TYPE_HEADER = "ce_type"
 
 
-async def claim(session: AsyncSession, *, consumer: str, event: Envelope[Any]) -> bool:
-    """Record the event id as processed by this consumer; False when it already was."""
-    claimed = await session.scalar(
-        insert(inbox)
-        .values(consumer=consumer, event_id=event.id, event_type=event.type)
-        .on_conflict_do_nothing()
-        .returning(literal(1))
-    )
-    return claimed is not None
-
-
 _CLAIM_MANY = text(
     f"INSERT INTO {inbox.name} (consumer, event_id, event_type)"
     " SELECT :consumer, id, type"
@@ -81,6 +69,11 @@ async def claim_many(
         },
     )
     return set(claimed)
+
+
+async def claim(session: AsyncSession, *, consumer: str, event: Envelope[Any]) -> bool:
+    """Record the event id as processed by this consumer; False when it already was."""
+    return event.id in await claim_many(session, consumer=consumer, events=[event])
 
 
 @dataclass(frozen=True)
