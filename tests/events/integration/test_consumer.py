@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende_events.consumer import ConsumerRunner
+from atende_events.consumer import Batched, ConsumerRunner
 from atende_events.envelope import Envelope, encode
 from atende_events.intake import InteractionReceived
 from atende_events.kafka import AIOKafkaConsumer, Publisher, TopicPartition
@@ -48,7 +48,7 @@ class FlakyHandler:
 @asynccontextmanager
 async def consuming(
     topic: str,
-    handler: Callable[..., Any],
+    handler: Callable[..., Any] | Batched,
     sessionmaker: async_sessionmaker[AsyncSession],
     publisher: Publisher,
     *,
@@ -169,6 +169,48 @@ async def test_a_failing_record_in_a_batch_leaves_the_others_handled_once_and_in
     # Each committed once, in the order of the partition; the poison alone rolled back.
     assert handled == [event.id for event in events if event is not poison]
     assert handler.calls[poison.id] == 3
+    [dead] = await read_topic(dlq_topic(topic), at_least=1)
+    assert dead.value == encode(poison)
+    assert dict(dead.headers)["dlq.attempts"] == b"3"
+
+
+class FlakyBatchHandler:
+    """Writes a run of events in one statement; fails any run holding one of `poison`."""
+
+    def __init__(self, poison: set[uuid.UUID]) -> None:
+        self.poison = poison
+        self.runs: list[list[uuid.UUID]] = []
+
+    async def __call__(self, events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        self.runs.append([event.id for event in events])
+        await session.execute(
+            insert(effects), [{"event_id": event.id, "note": "handled"} for event in events]
+        )
+        if self.poison & {event.id for event in events}:
+            raise RuntimeError("deliberate failure of a run")
+
+
+async def test_a_batched_handler_takes_a_run_at_once_and_a_poison_in_it_is_found_alone(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    events = [received_event() for _ in range(10)]
+    poison = events[4]
+    handler = FlakyBatchHandler(poison={poison.id})
+    for event in events:
+        await publish(publisher, topic, event)
+    async with consuming(topic, Batched(handler), sessionmaker, publisher, max_attempts=3):
+        await eventually(
+            lambda: _has(effect_counts(sessionmaker), events[-1].id), what="the last event"
+        )
+        async with sessionmaker() as session:
+            handled = (
+                await session.scalars(select(effects.c.event_id).order_by(effects.c.seq))
+            ).all()
+    # The first call had the whole poll; after it failed, every event was tried alone.
+    assert handler.runs[0] == [event.id for event in events]
+    assert [event.id for event in events if event is not poison] == handled
+    assert handler.runs.count([poison.id]) == 3
     [dead] = await read_topic(dlq_topic(topic), at_least=1)
     assert dead.value == encode(poison)
     assert dict(dead.headers)["dlq.attempts"] == b"3"

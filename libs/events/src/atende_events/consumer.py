@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[None]]
 
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler that takes a run of consecutive new events of its type in one call.
+
+    It writes them set-based (one statement for many rows) instead of once per event; it must
+    leave the same state as handling them one by one in the order given.
+    """
+
+    handle: Callable[[Sequence[Envelope[Any]], AsyncSession], Awaitable[None]]
+
+
 EVENTS_HANDLED = Counter(
     "atende_events_consumed_total",
     "Records taken from Kafka, by outcome (handled, duplicate, ignored, dead_lettered).",
@@ -83,16 +95,32 @@ class _Work:
     tp: TopicPartition
     record: ConsumerRecord[Any, Any]
     event: Envelope[Any]
-    handler: Handler
+    handler: Handler | Batched
 
 
 class _BatchFailed(Exception):
-    """A batch transaction failed; `at` is the item whose handler raised (0 when none did)."""
+    """A batch transaction failed at items `at` to `at + width` (the handler call that raised).
 
-    def __init__(self, at: int, error: Exception) -> None:
+    `at` is 0 and `width` 1 when the claim or the commit failed; `width` is above 1 when a
+    `Batched` handler raised on a run of events, any of which may be the cause.
+    """
+
+    def __init__(self, at: int, width: int, error: Exception) -> None:
         super().__init__(str(error))
         self.at = at
+        self.width = width
         self.error = error
+
+
+def _runs(work: Sequence[_Work]) -> list[list[_Work]]:
+    """Split the work into runs of consecutive items with the same handler."""
+    runs: list[list[_Work]] = []
+    for item in work:
+        if runs and runs[-1][-1].handler is item.handler:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 async def was_processed(session: AsyncSession, *, consumer: str, event_id: Any) -> bool:
@@ -113,8 +141,10 @@ class ConsumerRunner:
     commit per batch instead of one per event. When a handler raises, the batch rolls back: the
     records before it are handled again as a batch, the failing one alone with retries and
     backoff (after `max_attempts` it goes to `<topic>.dlq` with the error in its headers), and
-    the records after it as a new batch. With `concurrency` above 1, a poll's records are
-    handled in lanes by partition number, each lane its own transaction, several at once.
+    the records after it as a new batch. A `Batched` handler gets each run of consecutive
+    events of its type in one call; when it raises, each event of the run is tried alone. With
+    `concurrency` above 1, a poll's records are handled in lanes by partition number, each lane
+    its own transaction, several at once.
     `before_commit` runs at the end of every such transaction, for work a service does once per
     batch rather than once per event. Offsets are committed only after the records before them
     are done.
@@ -127,7 +157,7 @@ class ConsumerRunner:
         bootstrap_servers: str,
         topics: Sequence[str],
         sessionmaker: async_sessionmaker[AsyncSession],
-        handlers: Mapping[type[EventData], Handler],
+        handlers: Mapping[type[EventData], Handler | Batched],
         publisher: Publisher,
         max_attempts: int = 5,
         first_backoff: float = 0.1,
@@ -341,35 +371,54 @@ class ConsumerRunner:
         return len(work)
 
     async def _recover(self, work: Sequence[_Work], failed: _BatchFailed) -> int:
-        """After a failed batch: the items before the failing one, it alone, then the rest."""
+        """After a failed batch: the items before the failing ones, each of them alone, the rest."""
         done = await self._handle(work[: failed.at])
         if done < failed.at:
             return done
-        if not await self._process(work[failed.at], failed=failed.error):
-            return failed.at
-        return failed.at + 1 + await self._handle(work[failed.at + 1 :])
+        end = failed.at + failed.width
+        if failed.width == 1:
+            if not await self._process(work[failed.at], failed=failed.error):
+                return failed.at
+        else:
+            for position in range(failed.at, end):
+                if await self._handle(work[position : position + 1]) < 1:
+                    return position
+        return end + await self._handle(work[end:])
 
     async def _in_one_transaction(self, work: Sequence[_Work]) -> None:
         started = time.perf_counter()
         outcomes: list[str] = []
+        at, width = 0, 1  # the handler call under way, for the error
         try:
             async with self._sessionmaker.begin() as session:
                 claimed = await claim_many(
                     session, consumer=self.name, events=[item.event for item in work]
                 )
-                for item in work:
-                    # An id twice in one batch (a producer's retry) is handled once.
-                    if item.event.id in claimed:
-                        claimed.discard(item.event.id)
-                        await item.handler(item.event, session)
-                        outcomes.append("handled")
-                    else:
-                        outcomes.append("duplicate")
+                for run in _runs(work):
+                    first = len(outcomes)
+                    fresh: list[tuple[int, Envelope[Any]]] = []
+                    for item in run:
+                        # An id twice in one batch (a producer's retry) is handled once.
+                        if item.event.id in claimed:
+                            claimed.discard(item.event.id)
+                            fresh.append((len(outcomes), item.event))
+                            outcomes.append("handled")
+                        else:
+                            outcomes.append("duplicate")
+                    handler = run[0].handler
+                    if isinstance(handler, Batched):
+                        at, width = first, len(run)
+                        if fresh:
+                            await handler.handle([event for _, event in fresh], session)
+                        continue
+                    width = 1
+                    for position, event in fresh:
+                        at = position  # for the error below
+                        await handler(event, session)
+                at, width = 0, 1
                 if self._before_commit is not None:
                     await self._before_commit(session)
         except Exception as exc:  # noqa: BLE001 - retried record by record, then dead-lettered
-            # The item whose handler raised; the first when the claim or the commit failed.
-            at = len(outcomes) if len(outcomes) < len(work) else 0
             if len(work) > 1:
                 log.info(
                     "consumer %s rolled back a batch of %d at event %s (%s): %r",
@@ -379,7 +428,7 @@ class ConsumerRunner:
                     work[at].event.type,
                     exc,
                 )
-            raise _BatchFailed(at, exc) from exc
+            raise _BatchFailed(at, min(width, len(work) - at), exc) from exc
         elapsed = time.perf_counter() - started
         log.debug("consumer %s handled %d events in %.1f ms", self.name, len(work), elapsed * 1e3)
         share = elapsed / len(work)

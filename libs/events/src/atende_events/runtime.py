@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from atende_events.auth import ApiKeys, refuse_dev_keys
-from atende_events.consumer import ConsumerRunner, Handler
+from atende_events.consumer import Batched, ConsumerRunner, Handler
 from atende_events.db import make_engine
 from atende_events.envelope import EventData
 from atende_events.kafka import Publisher
@@ -58,7 +58,7 @@ async def running(
     service: str,
     settings: ServiceSettings,
     *,
-    handlers: Mapping[type[EventData], Handler] | None = None,
+    handlers: Mapping[type[EventData], Handler | Batched] | None = None,
     before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start the service's engine, outbox relay and consumer; stop them in reverse order.
