@@ -143,14 +143,19 @@ async def test_following_an_interaction_does_not_block_a_post_that_cites_it(
         assert step is not None
         await service.follow_lifecycle(
             session,
-            event_id=uuid4(),
-            event_type=queued.event_type,
-            step=step,
-            at=queued.occurred_at,
-            interaction_id=queued.interaction_id,
+            [
+                service.LifecycleStep(
+                    event_id=uuid4(),
+                    event_type=queued.event_type,
+                    interaction_id=queued.interaction_id,
+                    step=step,
+                    at=queued.occurred_at,
+                )
+            ],
         )
-        await service.follow_deadline(
-            session, event_id=uuid4(), event_type=started.event_type, clock=started
+        await service.follow_deadlines(
+            session,
+            [service.ClockReport(event_id=uuid4(), event_type=started.event_type, clock=started)],
         )
         citing = await asyncio.wait_for(
             post_raw(

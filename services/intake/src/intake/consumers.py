@@ -1,15 +1,17 @@
 """Kafka handlers: routing's and sla's events keep each interaction's status and deadlines current.
 
-The consumer runner opens the transaction that claims the event id; the handlers write in it.
+The consumer runner opens the transaction that claims the event ids; the handlers write in it,
+each taking a whole run of consecutive events of a poll at once (see atende_events.consumer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atende_events.consumer import Handler
+from atende_events.consumer import Batched, Handler
 from atende_events.envelope import Envelope, EventData
 from atende_events.routing import (
     InteractionAccepted,
@@ -52,31 +54,40 @@ DEADLINE_EVENTS: tuple[type[SlaClockEvent], ...] = (
 )
 
 
-async def on_lifecycle_event(event: Envelope[Any], session: AsyncSession) -> None:
-    """Follow a routing event: move the status forward and append it to the history."""
-    data: EventData = event.data
-    step = domain.step_of(data)
-    if step is None:
-        return
-    await service.follow_lifecycle(
+async def on_lifecycle_events(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+    """Follow routing's events: move each status forward and append the events to the history."""
+    steps: list[service.LifecycleStep] = []
+    for event in events:
+        data: EventData = event.data
+        step = domain.step_of(data)
+        if step is None:
+            continue
+        steps.append(
+            service.LifecycleStep(
+                event_id=event.id,
+                event_type=event.type,
+                interaction_id=getattr(data, "interaction_id"),  # noqa: B009 - every lifecycle event has one
+                step=step,
+                at=data.occurred_at,
+            )
+        )
+    await service.follow_lifecycle(session, steps)
+
+
+async def on_deadline_events(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+    """Follow sla's events: keep each clock's deadline and flag breaches."""
+    await service.follow_deadlines(
         session,
-        event_id=event.id,
-        event_type=event.type,
-        step=step,
-        at=data.occurred_at,
-        interaction_id=getattr(data, "interaction_id"),  # noqa: B009 - every lifecycle event has one
+        [
+            service.ClockReport(event_id=event.id, event_type=event.type, clock=event.data)
+            for event in events
+        ],
     )
 
 
-async def on_deadline_event(event: Envelope[Any], session: AsyncSession) -> None:
-    """Follow an sla event: keep the clock's deadline and flag a breach."""
-    clock: SlaClockEvent = event.data
-    await service.follow_deadline(session, event_id=event.id, event_type=event.type, clock=clock)
-
-
-def handlers() -> dict[type[EventData], Handler]:
-    """Map every event intake follows to its handler."""
+def handlers() -> dict[type[EventData], Handler | Batched]:
+    """Map every event intake follows to its handler; each takes a whole run of events at once."""
     return {
-        **dict.fromkeys(LIFECYCLE_EVENTS, on_lifecycle_event),
-        **dict.fromkeys(DEADLINE_EVENTS, on_deadline_event),
+        **dict.fromkeys(LIFECYCLE_EVENTS, Batched(on_lifecycle_events)),
+        **dict.fromkeys(DEADLINE_EVENTS, Batched(on_deadline_events)),
     }
