@@ -8,6 +8,7 @@ import json
 import math
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ class Load:
 
 
 async def loadgen(
-    url: str,
+    url: str | Sequence[str],
     *,
     rate: float,
     duration: float,
@@ -83,15 +84,18 @@ async def loadgen(
     seed: int = 1,
     record: bool = False,
 ) -> Load:
-    """Run the open-loop generator in its own process and return its figures."""
+    """Run the open-loop generator in its own process and return its figures.
+
+    Several urls are instances of one service, taking the requests in turn.
+    """
+    urls = [url] if isinstance(url, str) else list(url)
     with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch:
         path = Path(scratch) / "accepted.jsonl"
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bench.loadgen",
-            "--url",
-            url,
+            *[arg for each in urls for arg in ("--url", each)],
             "--rate",
             str(rate),
             "--duration",

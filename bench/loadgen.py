@@ -15,6 +15,7 @@ import resource
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -52,7 +53,7 @@ def interaction_body(rng: random.Random) -> dict[str, Any]:
 
 
 async def run(
-    url: str,
+    urls: Sequence[str],
     *,
     rate: float,
     duration: float,
@@ -62,6 +63,9 @@ async def run(
     give_up: float = 10.0,
 ) -> dict[str, Any]:
     """Offer `rate` requests per second for `duration` seconds; return the latency figures.
+
+    With several `urls` (instances of one service), requests go to them in turn, as a
+    round-robin load balancer would send them.
 
     With `record`, also write one JSON line per accepted request: the interaction id, when the
     request was scheduled to leave and when its answer came (wall-clock seconds), so that the
@@ -81,7 +85,7 @@ async def run(
         loop = asyncio.get_running_loop()
         to_wall = time.time() - loop.time()
 
-        async def send(body: dict[str, Any], scheduled: float) -> None:
+        async def send(url: str, body: dict[str, Any], scheduled: float) -> None:
             try:
                 async with (
                     asyncio.timeout(max(0.1, scheduled + give_up - loop.time())),
@@ -112,7 +116,8 @@ async def run(
             delay = scheduled - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(send(interaction_body(rng), scheduled))
+            url = urls[i % len(urls)]
+            task = asyncio.create_task(send(url, interaction_body(rng), scheduled))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         await asyncio.gather(*in_flight)
@@ -142,7 +147,7 @@ async def run(
 def main() -> None:
     """Parse arguments, run the load, print the figures as one JSON object."""
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", action="append", required=True, help="repeat for instances")
     parser.add_argument("--rate", type=float, required=True, help="requests per second")
     parser.add_argument("--duration", type=float, default=60, help="seconds")
     parser.add_argument("--header", action="append", default=[], help="'Name: value'")

@@ -52,7 +52,7 @@ def _ladder_for_run(ladder: Sequence[float], first_best: float | None) -> list[f
 
 
 async def _ramp(
-    url: str,
+    url: str | Sequence[str],
     ladder: Sequence[float],
     *,
     seconds: float,
@@ -83,12 +83,16 @@ async def _ramp(
     return best, cores
 
 
-async def intake_suite(runs: int, step_seconds: float, ladder: Sequence[float]) -> list[Figure]:
+async def intake_suite(
+    runs: int, step_seconds: float, ladder: Sequence[float], instances: int = 1
+) -> list[Figure]:
     """Item 1: highest rate sustained with p99 < 100 ms and no error; p50/p95/p99 at 200/s.
 
     The 200/s measure is the first rung of the ladder; runs after the first skip to the first
-    run's best rung, and step down a rung when that one fails.
+    run's best rung, and step down a rung when that one fails. With `instances` above 1, that
+    many intake processes share the load in turn, as behind a round-robin load balancer.
     """
+    scaled = f", {instances} instances" if instances > 1 else ""
     headers = intake_headers()
     sustained: list[float] = []
     at_200: list[dict[str, Any]] = []
@@ -97,11 +101,11 @@ async def intake_suite(runs: int, step_seconds: float, ladder: Sequence[float]) 
     generator_cpu: list[float] = []
     first_best: float | None = None
     for _ in range(runs):
-        async with system(["intake"]) as services:
-            intake = services["intake"]
+        async with system(["intake"], instances={"intake": instances}) as services:
+            every = services.instances["intake"]
             await asyncio.sleep(2)
-            rss_idle.append(rss_mb(intake.pid))
-            url = f"{intake.url}/v1/interactions"
+            rss_idle.append(max(rss_mb(each.pid) for each in every))
+            url = [f"{each.url}/v1/interactions" for each in every]
             load = await loadgen(url, rate=200, duration=step_seconds, headers=headers, seed=200)
             at_200.append(load.figures)
             generator_cpu.append(load.cores)
@@ -130,18 +134,18 @@ async def intake_suite(runs: int, step_seconds: float, ladder: Sequence[float]) 
             if first_best is None:
                 first_best = best
             sustained.append(best)
-            rss_peak.append(peak_rss_mb(intake.pid))
+            rss_peak.append(max(peak_rss_mb(each.pid) for each in every))
     return [
         Figure(
-            "intake sustained (p99 < 100 ms, no error)",
+            f"intake sustained (p99 < 100 ms, no error{scaled})",
             "/s",
             sustained,
             target=">= 500/s, goal 1,500/s",
-            notes={"step_seconds": step_seconds, "ladder": list(ladder)},
+            notes={"step_seconds": step_seconds, "ladder": list(ladder), "instances": instances},
         ),
-        Figure("intake p50 at 200/s", " ms", [f["p50_ms"] for f in at_200]),
-        Figure("intake p95 at 200/s", " ms", [f["p95_ms"] for f in at_200]),
-        Figure("intake p99 at 200/s", " ms", [f["p99_ms"] for f in at_200]),
+        Figure(f"intake p50 at 200/s{scaled}", " ms", [f["p50_ms"] for f in at_200]),
+        Figure(f"intake p95 at 200/s{scaled}", " ms", [f["p95_ms"] for f in at_200]),
+        Figure(f"intake p99 at 200/s{scaled}", " ms", [f["p99_ms"] for f in at_200]),
         Figure("intake alone RSS idle", " MB", rss_idle),
         Figure("intake alone RSS peak (VmHWM)", " MB", rss_peak, target="< 250 MB, goal 120 MB"),
         Figure("load generator CPU during intake (cores)", "", generator_cpu, digits=2),
@@ -319,6 +323,7 @@ class Plan:
     bare_seconds: float
     intake_ladder: list[float]
     intake_seconds: float
+    intake_instances: int
     pipeline_rates: list[float]
     pipeline_search: int
     pipeline_seconds: float
@@ -347,6 +352,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         bare_seconds=10,
         intake_ladder=[200, 300, 500, 800, 1000, 1250, 1500, 2000],
         intake_seconds=15 if quick else 60,
+        intake_instances=1,
         pipeline_rates=[100] if quick else [100, 300],
         pipeline_search=0 if quick else 3,
         pipeline_seconds=20 if quick else 30,
@@ -380,7 +386,9 @@ def suites(plan: Plan) -> dict[str, Callable[[], Awaitable[list[Figure]]]]:
     return {
         "ceiling": lambda: ceiling_suite(runs, seconds=plan.ceiling_seconds),
         "bare": lambda: bare_endpoint_suite(runs, plan.bare_seconds, plan.bare_ladder),
-        "intake": lambda: intake_suite(runs, plan.intake_seconds, plan.intake_ladder),
+        "intake": lambda: intake_suite(
+            runs, plan.intake_seconds, plan.intake_ladder, plan.intake_instances
+        ),
         "pipeline": lambda: pipeline_suite(
             runs,
             fixed=plan.pipeline_rates,
@@ -486,6 +494,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     sizes.add_argument("--bare-seconds", type=float)
     sizes.add_argument("--intake-ladder", type=floats, help="rates; the first should be 200")
     sizes.add_argument("--intake-seconds", type=float, help="seconds per rung (60 in full)")
+    sizes.add_argument("--intake-instances", type=int, help="intake processes sharing the load")
     sizes.add_argument("--pipeline-rates", type=floats, help="fixed offered rates")
     sizes.add_argument("--pipeline-search", type=int, help="extra steps to find the highest")
     sizes.add_argument("--pipeline-seconds", type=float)

@@ -86,6 +86,8 @@ class System(dict[str, ServiceProcess]):
         super().__init__()
         self.namespace = namespace
         self.databases: dict[str, str] = {}
+        self.instances: dict[str, list[ServiceProcess]] = {}
+        """Every instance of each service; `self[service]` is the first."""
 
     def group(self, service: str) -> str:
         """Name the consumer group of a service in this namespace."""
@@ -103,9 +105,16 @@ async def is_ready(url: str) -> bool:
 
 @asynccontextmanager
 async def system(
-    services: list[str], *, settings: Mapping[str, str] | None = None, partitions: int = 6
+    services: list[str],
+    *,
+    settings: Mapping[str, str] | None = None,
+    partitions: int = 6,
+    instances: Mapping[str, int] | None = None,
 ) -> AsyncIterator[System]:
     """Run the services on fresh bench databases and a fresh topic namespace; stop them after.
+
+    `instances` runs more than one process of a service (one database, one consumer group,
+    one standby relay each), as an operator scales it out.
 
     A setting's value may name another service's address as `{<service>_url}` (for example
     `SURVEY_INTAKE_BASE_URL={intake_url}`): every port is chosen before any service starts.
@@ -113,8 +122,9 @@ async def system(
     namespace = f"bench{uuid.uuid4().hex[:6]}."
     await ensure_topics(KAFKA_BOOTSTRAP, topic_specs(partitions, namespace=namespace))
     running = System(namespace)
-    ports = {service: free_port() for service in services}
-    urls = {f"{service}_url": f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    counts = {service: (instances or {}).get(service, 1) for service in services}
+    ports = {service: [free_port() for _ in range(counts[service])] for service in services}
+    urls = {f"{service}_url": f"http://127.0.0.1:{port[0]}" for service, port in ports.items()}
     async with AsyncExitStack() as stack:
         # Registered first, so it runs last: the topics go once every service has stopped.
         stack.push_async_callback(delete_topics, KAFKA_BOOTSTRAP, lambda n: n.startswith(namespace))
@@ -123,7 +133,6 @@ async def system(
             running.databases[service] = f"{DB_PREFIX}{service}"
             await migrate(service, url)
             prefix = service.upper()
-            port = ports[service]
             env = {
                 **os.environ,
                 f"{prefix}_DATABASE_URL": url,
@@ -139,22 +148,25 @@ async def system(
             }
             log = open(ROOT / "bench" / "results" / f"{service}.log", "ab")  # noqa: ASYNC230
             stack.callback(log.close)
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"{service}.main:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--no-access-log",
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-            running[service] = ServiceProcess(service, port, process)
-            stack.push_async_callback(stop_process, process)
-        for started in running.values():
+            for port in ports[service]:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"{service}.main:create_app",
+                    "--factory",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                )
+                instance = ServiceProcess(service, port, process)
+                running.instances.setdefault(service, []).append(instance)
+                running.setdefault(service, instance)
+                stack.push_async_callback(stop_process, process)
+        for started in [each for every in running.instances.values() for each in every]:
             async with asyncio.timeout(60):
                 while not await is_ready(started.url):  # noqa: ASYNC110 - polling a process
                     if started.process.returncode is not None:
