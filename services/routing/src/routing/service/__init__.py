@@ -33,11 +33,10 @@ from routing.service.offers import (
     escalate_one,
     expire_one_offer,
     fill_agent,
-    note_deadline,
     offer_interaction,
     offer_waiting,
-    queue_interaction,
 )
+from routing.service.queueing import note_deadlines, queue_received
 
 __all__ = [
     "Follow",
@@ -51,12 +50,12 @@ __all__ = [
     "expire_one_offer",
     "fill_agent",
     "get_agent",
-    "note_deadline",
+    "note_deadlines",
     "offer_interaction",
     "offer_waiting",
     "put_agent",
     "queue_figures",
-    "queue_interaction",
+    "queue_received",
     "reject",
     "resume",
     "set_status",

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atende_events.envelope import EventData, new_event
+from atende_events.envelope import Envelope, EventData, new_event
 from atende_events.outbox import add_event
 from atende_events.routing import (
     SOURCE,
@@ -41,11 +41,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def event_of(data: EventData, *, correlation_id: str | None) -> Envelope[EventData]:
+    return new_event(data, source=SOURCE, time=data.occurred_at, correlation_id=correlation_id)
+
+
 async def emit(session: AsyncSession, data: EventData, *, correlation_id: str | None) -> None:
-    await add_event(
-        session,
-        new_event(data, source=SOURCE, time=data.occurred_at, correlation_id=correlation_id),
-    )
+    await add_event(session, event_of(data, correlation_id=correlation_id))
 
 
 def skills_of(agent: Agent) -> tuple[AgentSkill, ...]:
@@ -66,12 +67,17 @@ def state_of(agent: Agent, load: dict[str, int]) -> AgentState:
     )
 
 
+# The statuses are written out, not bound, so that the planner can use the index of open work.
+_OPEN_LIST = ", ".join(f"'{status}'" for status in OPEN)
+_LOADS = text(
+    "SELECT agent_id, channel, count(*) FROM assignments"
+    f" WHERE agent_id = ANY(CAST(:agent_ids AS text[])) AND status IN ({_OPEN_LIST})"
+    " GROUP BY agent_id, channel"
+)
+
+
 async def loads_of(session: AsyncSession, agent_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    rows = await session.execute(
-        select(Assignment.agent_id, Assignment.channel, func.count())
-        .where(Assignment.agent_id.in_(agent_ids), Assignment.status.in_(OPEN))
-        .group_by(Assignment.agent_id, Assignment.channel)
-    )
+    rows = await session.execute(_LOADS, {"agent_ids": list(agent_ids)})
     loads: dict[str, dict[str, int]] = {agent_id: {} for agent_id in agent_ids}
     for agent_id, channel, count in rows.all():
         loads[agent_id][channel] = count

@@ -1,160 +1,32 @@
-"""Queueing and offering: classify received work, offer it, fill agents, fire timers."""
+"""Offering: offer queued work, fill agents, fire the offer-timeout and escalation timers."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import UUID, uuid4
 
-from sqlalchemy import ColumnElement, Integer, case, exists, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Integer, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende_events.intake import InteractionReceived
 from atende_events.routing import (
     AgentStatus,
     DeclineReason,
     InteractionOffered,
-    InteractionQueued,
 )
-from atende_events.sla import SlaBreached, SlaClockEvent, SlaMet
 from routing import domain
 from routing.config import Settings
-from routing.domain import OfferableWork, RuleBook
-from routing.models import Agent, Assignment, Interaction, SlaClock
+from routing.domain import OfferableWork
+from routing.models import Agent, Assignment, Interaction
 from routing.service.common import (
     Follow,
     change_status,
     decline_offer,
     emit,
-    interaction_rank,
     loads_of,
     lock_parts,
     state_of,
     utcnow,
 )
-
-
-async def _deadline(session: AsyncSession, interaction_id: UUID) -> tuple[datetime | None, bool]:
-    row = (
-        await session.execute(
-            select(
-                func.min(SlaClock.due_at).filter(SlaClock.stopped.is_(False)),
-                func.coalesce(func.bool_or(SlaClock.breached), False),
-            ).where(SlaClock.interaction_id == interaction_id)
-        )
-    ).one()
-    return row[0], bool(row[1])
-
-
-async def queue_interaction(
-    session: AsyncSession,
-    *,
-    received: InteractionReceived,
-    book: RuleBook,
-    settings: Settings,
-    correlation_id: str | None,
-) -> None:
-    """Classify a received interaction, queue it, and offer it to the best agent at once."""
-    decision = domain.classify(
-        domain.Contact(
-            channel=received.channel.value,
-            party_kind=received.party_kind.value,
-            priority=received.priority.value,
-            demand_type=received.demand_type,
-            related=received.related_interaction_id is not None,
-            text=received.content or "",
-        ),
-        book,
-    )
-    due_at, breached = await _deadline(session, received.interaction_id)
-    now = utcnow()
-    inserted = await session.scalar(
-        insert(Interaction)
-        .values(
-            id=received.interaction_id,
-            protocol=received.protocol,
-            channel=received.channel.value,
-            party_kind=received.party_kind.value,
-            party_ref=received.party_ref,
-            priority=received.priority.value,
-            demand_type=decision.demand_type,
-            demand_type_inferred=decision.demand_type_inferred,
-            related_interaction_id=received.related_interaction_id,
-            queue=decision.queue,
-            matched_rule=decision.matched_rule,
-            status="queued",
-            rank=domain.rank_of(
-                priority=received.priority.value,
-                channel=received.channel.value,
-                queue=decision.queue,
-                demand_type=decision.demand_type,
-                breached=breached,
-            ),
-            due_at=due_at,
-            breached=breached,
-            received_at=received.received_at,
-            queued_at=now,
-            escalate_at=now + timedelta(seconds=settings.escalation_after),
-            escalated=False,
-            correlation_id=correlation_id,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(Interaction.id)
-    )
-    if inserted is None:
-        return  # the same interaction came again under another event id
-    await emit(
-        session,
-        InteractionQueued(
-            occurred_at=now,
-            interaction_id=received.interaction_id,
-            queue=decision.queue,
-            priority=received.priority,
-            demand_type=decision.demand_type,
-            demand_type_inferred=decision.demand_type_inferred,
-            matched_rule=decision.matched_rule,
-        ),
-        correlation_id=correlation_id,
-    )
-    interaction = await session.get(Interaction, received.interaction_id)
-    assert interaction is not None
-    await offer_interaction(session, interaction=interaction, settings=settings)
-
-
-async def note_deadline(session: AsyncSession, *, clock: SlaClockEvent) -> None:
-    """Keep a clock's latest deadline and re-rank its interaction, whichever arrived first."""
-    breached = isinstance(clock, SlaBreached)
-    stopped = isinstance(clock, SlaMet)
-    statement = insert(SlaClock).values(
-        clock_id=clock.clock_id,
-        interaction_id=clock.interaction_id,
-        due_at=clock.due_at,
-        as_of=clock.occurred_at,
-        breached=breached,
-        stopped=stopped,
-    )
-    newer = statement.excluded.as_of >= SlaClock.as_of
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["clock_id"],
-            set_={
-                "due_at": case((newer, statement.excluded.due_at), else_=SlaClock.due_at),
-                "as_of": func.greatest(SlaClock.as_of, statement.excluded.as_of),
-                "breached": SlaClock.breached | statement.excluded.breached,
-                "stopped": SlaClock.stopped | statement.excluded.stopped,
-            },
-        )
-    )
-    interaction = await session.scalar(
-        select(Interaction)
-        .where(Interaction.id == clock.interaction_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if interaction is None:
-        return  # kept in sla_clocks; applied when the interaction arrives
-    interaction.due_at, interaction.breached = await _deadline(session, clock.interaction_id)
-    interaction.rank = interaction_rank(interaction)
 
 
 async def offer_interaction(
