@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atende_events.consumer import Handler
+from atende_events.consumer import Batched, Handler
 from atende_events.envelope import Envelope, EventData
 from atende_events.intake import InteractionReceived
 from atende_events.routing import (
@@ -19,54 +20,48 @@ from atende_events.routing import (
 )
 from sla import service
 from sla.domain.book import PolicyBook
+from sla.service import facts
+
+LIFECYCLE: tuple[type[EventData], ...] = (
+    InteractionReceived,
+    InteractionQueued,
+    InteractionTransferred,
+    InteractionAccepted,
+    InteractionWaiting,
+    InteractionResumed,
+    InteractionResolved,
+)
+"""The lifecycle events sla follows."""
 
 
-def handlers(book: PolicyBook) -> Mapping[type[EventData], Handler]:
-    """Give the handler of every lifecycle event sla follows, bound to the policy book."""
+def happening_of(event: Envelope[Any]) -> service.Happening:
+    """Say what a lifecycle event tells sla."""
+    match event.data:
+        case InteractionReceived() as data:
+            return facts.received(data, correlation_id=event.correlationid)
+        case InteractionQueued() as data:
+            return facts.queued(data)
+        case InteractionTransferred() as data:
+            return facts.transferred(data)
+        case InteractionAccepted() as data:
+            return facts.accepted(data)
+        case InteractionWaiting() as data:
+            return facts.waiting(data)
+        case InteractionResumed() as data:
+            return facts.resumed(data)
+        case InteractionResolved() as data:
+            return facts.resolved(data)
+    raise TypeError(f"sla does not follow {event.type}")
 
-    async def on_interaction_received(
-        event: Envelope[InteractionReceived], session: AsyncSession
-    ) -> None:
-        await service.record_received(
-            session, book=book, event=event.data, correlation_id=event.correlationid
-        )
 
-    async def on_interaction_queued(
-        event: Envelope[InteractionQueued], session: AsyncSession
-    ) -> None:
-        await service.record_queued(session, book=book, event=event.data)
+def handlers(book: PolicyBook) -> Mapping[type[EventData], Handler | Batched]:
+    """Give the handler of every lifecycle event sla follows, bound to the policy book.
 
-    async def on_interaction_transferred(
-        event: Envelope[InteractionTransferred], session: AsyncSession
-    ) -> None:
-        await service.record_transferred(session, event=event.data)
+    One batched handler takes them all, so a run that mixes them (a receipt, then its
+    resolution) is remembered and reconciled as a set, in order.
+    """
 
-    async def on_interaction_accepted(
-        event: Envelope[InteractionAccepted], session: AsyncSession
-    ) -> None:
-        await service.record_accepted(session, book=book, event=event.data)
+    async def on_lifecycle(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await service.record(session, book=book, happenings=[happening_of(e) for e in events])
 
-    async def on_interaction_waiting(
-        event: Envelope[InteractionWaiting], session: AsyncSession
-    ) -> None:
-        await service.record_waiting(session, book=book, event=event.data)
-
-    async def on_interaction_resumed(
-        event: Envelope[InteractionResumed], session: AsyncSession
-    ) -> None:
-        await service.record_resumed(session, book=book, event=event.data)
-
-    async def on_interaction_resolved(
-        event: Envelope[InteractionResolved], session: AsyncSession
-    ) -> None:
-        await service.record_resolved(session, book=book, event=event.data)
-
-    return {
-        InteractionReceived: on_interaction_received,
-        InteractionQueued: on_interaction_queued,
-        InteractionTransferred: on_interaction_transferred,
-        InteractionAccepted: on_interaction_accepted,
-        InteractionWaiting: on_interaction_waiting,
-        InteractionResumed: on_interaction_resumed,
-        InteractionResolved: on_interaction_resolved,
-    }
+    return dict.fromkeys(LIFECYCLE, Batched(on_lifecycle))

@@ -7,6 +7,7 @@ the route or the timer loop owns the transaction.
 """
 
 from sla.service.clocks import (
+    record,
     record_accepted,
     record_queued,
     record_received,
@@ -17,18 +18,21 @@ from sla.service.clocks import (
 )
 from sla.service.common import ExtensionRefused, UnknownInteraction
 from sla.service.extension import extend
+from sla.service.facts import Happening
 from sla.service.queries import ClockReading, at_risk, clocks_of, read_clock
 from sla.service.timer import fire_due
 
 __all__ = [
     "ClockReading",
     "ExtensionRefused",
+    "Happening",
     "UnknownInteraction",
     "at_risk",
     "clocks_of",
     "extend",
     "fire_due",
     "read_clock",
+    "record",
     "record_accepted",
     "record_queued",
     "record_received",

@@ -1,22 +1,28 @@
-"""Remember what happened to an interaction, then start, pause, resume or stop its clocks.
+"""Remember what happened to interactions, then start, pause, resume or stop their clocks.
+
+A run of lifecycle events is handled as a set. The rows of all its interactions are locked and
+read in three statements; each event is then replayed in memory, in order: its facts added,
+its pause opened or closed, its interaction's clocks reconciled with the domain's rules. What
+changed is written back with one statement per kind of change (facts, new pauses, closed
+pauses, new clocks, moved clocks) and one for the outbox, so a run leaves the same rows and
+the same events, in the same order, as its events handled one by one.
 
 Facts are kept whatever order the events arrive in (a resolution may come before the receipt);
-`_reconcile` derives the clocks from the facts, so the end state does not depend on the order.
+`reconcile` derives the clocks from the facts, so the end state does not depend on the order.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atende_events.envelope import Envelope
 from atende_events.intake import InteractionReceived
+from atende_events.outbox import add_events
 from atende_events.routing import (
     InteractionAccepted,
     InteractionQueued,
@@ -24,26 +30,119 @@ from atende_events.routing import (
     InteractionResumed,
     InteractionTransferred,
     InteractionWaiting,
-    Resolution,
 )
-from atende_events.sla import SlaPaused, SlaResumed, SlaStarted
 from sla.domain.book import PolicyBook
-from sla.domain.clocks import Paused, Progress, Running, Stopped, closed_pauses, next_step
-from sla.domain.policies import (
-    OPEN_STATES,
-    ClockState,
-    Facts,
-    Policy,
-    budget_of,
-    match_policies,
-    schedule,
-)
 from sla.models import Clock, Pause, TrackedInteraction
-from sla.service.common import close_clock, emit, pauses_of
+from sla.service import facts as happened
+from sla.service.facts import FACTS, Happening, add_facts
+from sla.service.replay import MOVING, ClockRow, InteractionState, PauseRow, reconcile
 
-log = logging.getLogger(__name__)
+_INTERACTIONS = TrackedInteraction.__tablename__
+_PAUSES = Pause.__tablename__
+_CLOCKS = Clock.__tablename__
 
-_EARLIEST = ("first_accepted_at", "completed_at", "answered_at")
+_FACT_TYPES = {
+    "received_at": "timestamptz",
+    "channel": "text",
+    "party_kind": "text",
+    "priority": "text",
+    "demand_type": "text",
+    "queue": "text",
+    "first_accepted_at": "timestamptz",
+    "completed_at": "timestamptz",
+    "answered_at": "timestamptz",
+    "correlation_id": "text",
+}
+_CLOCK_TYPES = {
+    "clock_id": "uuid",
+    "interaction_id": "uuid",
+    "kind": "text",
+    "clock_type": "text",
+    "policy_id": "text",
+    "started_at": "timestamptz",
+    "budget_seconds": "float8",
+    "warn_at": "timestamptz",
+    "due_at": "timestamptz",
+    "state": "text",
+    "business_seconds_elapsed": "float8",
+    "closed_at": "timestamptz",
+}
+
+
+def _unnest(types: dict[str, str], names: Iterable[str]) -> str:
+    arrays = ", ".join(f"CAST(:{name} AS {types[name]}[])" for name in names)
+    return f"unnest({arrays})"
+
+
+# A row for every interaction of the run, new or not, locked in id order (two lanes or two
+# instances never deadlock) and read back as it is: the facts the replay starts from.
+_LOCK_INTERACTIONS = text(
+    f"INSERT INTO {_INTERACTIONS} AS t (interaction_id)"
+    " SELECT id FROM unnest(CAST(:ids AS uuid[])) AS i(id) ORDER BY id"
+    " ON CONFLICT (interaction_id) DO UPDATE SET updated_at = now()"
+    f" RETURNING t.interaction_id, {', '.join(f't.{name}' for name in FACTS)}"
+)
+_WRITE_FACTS = text(
+    f"UPDATE {_INTERACTIONS} AS t"
+    f" SET {', '.join(f'{name} = f.{name}' for name in FACTS)}, updated_at = now()"
+    f" FROM {_unnest(_FACT_TYPES | {'interaction_id': 'uuid'}, ('interaction_id', *FACTS))}"
+    f" AS f(interaction_id, {', '.join(FACTS)})"
+    " WHERE t.interaction_id = f.interaction_id"
+)
+_READ_PAUSES = text(
+    f"SELECT id, interaction_id, waiting_at, resumed_at FROM {_PAUSES}"
+    " WHERE interaction_id = ANY(CAST(:ids AS uuid[]))"
+    " ORDER BY interaction_id, waiting_at, id"
+)
+_OPEN_PAUSES = text(
+    f"INSERT INTO {_PAUSES} (interaction_id, waiting_at, resumed_at)"
+    " SELECT * FROM unnest("
+    "CAST(:interaction_id AS uuid[]),"
+    " CAST(:waiting_at AS timestamptz[]),"
+    " CAST(:resumed_at AS timestamptz[]))"
+)
+_CLOSE_PAUSES = text(
+    f"UPDATE {_PAUSES} AS p SET resumed_at = r.resumed_at"
+    " FROM unnest(CAST(:id AS bigint[]), CAST(:resumed_at AS timestamptz[])) AS r(id, resumed_at)"
+    " WHERE p.id = r.id"
+)
+# Ordered as the replay goes through them, and locked in that order.
+_READ_CLOCKS = text(
+    f"SELECT {', '.join(_CLOCK_TYPES)} FROM {_CLOCKS}"
+    " WHERE interaction_id = ANY(CAST(:ids AS uuid[]))"
+    " ORDER BY interaction_id, kind, clock_type FOR UPDATE"
+)
+_START_CLOCKS = text(
+    f"INSERT INTO {_CLOCKS} ({', '.join(_CLOCK_TYPES)})"
+    f" SELECT * FROM {_unnest(_CLOCK_TYPES, _CLOCK_TYPES)}"
+)
+_MOVE_CLOCKS = text(
+    f"UPDATE {_CLOCKS} AS c SET {', '.join(f'{name} = m.{name}' for name in MOVING)}"
+    f" FROM {_unnest(_CLOCK_TYPES, ('clock_id', *MOVING))}"
+    f" AS m(clock_id, {', '.join(MOVING)})"
+    " WHERE c.clock_id = m.clock_id"
+)
+
+
+async def record(
+    session: AsyncSession, *, book: PolicyBook, happenings: Sequence[Happening]
+) -> None:
+    """Remember a run of lifecycle events, in order, and bring their clocks up to date."""
+    if not happenings:
+        return
+    interactions = await _lock(session, {h.interaction_id for h in happenings})
+    await _read_pauses_and_clocks(session, interactions, happenings)
+    events: list[Envelope[Any]] = []
+    for happening in happenings:
+        interaction = interactions[happening.interaction_id]
+        add_facts(interaction.facts, happening.facts)
+        if happening.waiting_at is not None:
+            interaction.open_pause(happening.waiting_at)
+        if happening.resumed_at is not None:
+            interaction.close_pause(happening.resumed_at)
+        if happening.reconciles:
+            reconcile(book, interaction, events)
+    await _write(session, interactions.values(), events)
 
 
 async def record_received(
@@ -54,223 +153,142 @@ async def record_received(
     correlation_id: str | None,
 ) -> None:
     """Remember a receipt and start the interaction's clocks as of its received time."""
-    await _remember(
-        session,
-        event.interaction_id,
-        received_at=event.received_at,
-        channel=event.channel.value,
-        party_kind=event.party_kind.value,
-        priority=event.priority.value,
-        demand_type=event.demand_type,
-        correlation_id=correlation_id,
+    await record(
+        session, book=book, happenings=[happened.received(event, correlation_id=correlation_id)]
     )
-    await _reconcile(session, book=book, interaction_id=event.interaction_id)
 
 
 async def record_queued(
     session: AsyncSession, *, book: PolicyBook, event: InteractionQueued
 ) -> None:
     """Remember the queue and the (possibly inferred) demand type; start the clocks they decide."""
-    await _remember(session, event.interaction_id, queue=event.queue, demand_type=event.demand_type)
-    await _reconcile(session, book=book, interaction_id=event.interaction_id)
+    await record(session, book=book, happenings=[happened.queued(event)])
 
 
-async def record_transferred(session: AsyncSession, *, event: InteractionTransferred) -> None:
+async def record_transferred(
+    session: AsyncSession, *, book: PolicyBook, event: InteractionTransferred
+) -> None:
     """Remember the new queue; transfers neither stop nor pause a clock."""
-    await _remember(session, event.interaction_id, queue=event.to_queue)
+    await record(session, book=book, happenings=[happened.transferred(event)])
 
 
 async def record_accepted(
     session: AsyncSession, *, book: PolicyBook, event: InteractionAccepted
 ) -> None:
     """Remember the first accept, which stops the first-response clock."""
-    await _remember(session, event.interaction_id, first_accepted_at=event.occurred_at)
-    await _reconcile(session, book=book, interaction_id=event.interaction_id)
+    await record(session, book=book, happenings=[happened.accepted(event)])
 
 
 async def record_waiting(
     session: AsyncSession, *, book: PolicyBook, event: InteractionWaiting
 ) -> None:
     """Open a pause: operational clocks that pause stop counting."""
-    await _remember(session, event.interaction_id)
-    session.add(Pause(interaction_id=event.interaction_id, waiting_at=event.occurred_at))
-    await session.flush()
-    await _reconcile(session, book=book, interaction_id=event.interaction_id)
+    await record(session, book=book, happenings=[happened.waiting(event)])
 
 
 async def record_resumed(
     session: AsyncSession, *, book: PolicyBook, event: InteractionResumed
 ) -> None:
     """Close the open pause; paused clocks run again with a later deadline."""
-    await _remember(session, event.interaction_id)
-    latest_open = (
-        select(Pause.id)
-        .where(
-            Pause.interaction_id == event.interaction_id,
-            Pause.resumed_at.is_(None),
-            Pause.waiting_at <= event.occurred_at,
-        )
-        .order_by(Pause.waiting_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    closed = await session.execute(
-        update(Pause).where(Pause.id == latest_open).values(resumed_at=event.occurred_at)
-    )
-    if not closed.rowcount:  # type: ignore[attr-defined]
-        log.warning("interaction %s resumed without a wait before it", event.interaction_id)
-    await _reconcile(session, book=book, interaction_id=event.interaction_id)
+    await record(session, book=book, happenings=[happened.resumed(event)])
 
 
 async def record_resolved(
     session: AsyncSession, *, book: PolicyBook, event: InteractionResolved
 ) -> None:
     """Remember the completion (and whether it answered conclusively); stop the clocks it stops."""
-    answered = event.occurred_at if event.resolution is Resolution.RESOLVED else None
-    await _remember(
-        session,
-        event.interaction_id,
-        completed_at=event.occurred_at,
-        answered_at=answered,
-        queue=event.queue,
-    )
-    await _reconcile(session, book=book, interaction_id=event.interaction_id)
+    await record(session, book=book, happenings=[happened.resolved(event)])
 
 
-async def _remember(session: AsyncSession, interaction_id: UUID, **facts: Any) -> None:
-    """Upsert facts: stop moments keep the earliest, a given demand type never erases one."""
-    facts = {name: value for name, value in facts.items() if value is not None}
-    statement = insert(TrackedInteraction).values(interaction_id=interaction_id, **facts)
-    table = TrackedInteraction.__table__.c
-    merged: dict[str, Any] = {"updated_at": func.now()}
-    for name in facts:
-        if name in _EARLIEST:
-            merged[name] = func.least(table[name], statement.excluded[name])
-        elif name == "priority":
-            merged[name] = func.coalesce(table[name], statement.excluded[name])
-        else:
-            merged[name] = statement.excluded[name]
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["interaction_id"], set_=merged)
-    )
-
-
-async def _reconcile(session: AsyncSession, *, book: PolicyBook, interaction_id: UUID) -> None:
-    """Start the clocks the facts decide, then pause, resume or stop them as the facts say."""
-    interaction = await session.get(
-        TrackedInteraction, interaction_id, with_for_update=True, populate_existing=True
-    )
-    if interaction is None or interaction.received_at is None:
-        return  # the receipt has not arrived yet: the facts wait for it
-    pauses = await pauses_of(session, interaction_id)
-    clocks = list(
-        await session.scalars(
-            select(Clock)
-            .where(Clock.interaction_id == interaction_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+async def _lock(session: AsyncSession, ids: set[UUID]) -> dict[UUID, InteractionState]:
+    rows = await session.execute(_LOCK_INTERACTIONS, {"ids": sorted(ids)})
+    interactions: dict[UUID, InteractionState] = {}
+    for row in rows.mappings():
+        read = {name: row[name] for name in FACTS}
+        interactions[row["interaction_id"]] = InteractionState(
+            row["interaction_id"], facts=dict(read), read=read
         )
-    )
-    facts = Facts(
-        channel=interaction.channel,
-        party_kind=interaction.party_kind,
-        queue=interaction.queue,
-        demand_type=interaction.demand_type,
-        priority=interaction.priority,
-    )
-    started = {(clock.kind, clock.clock_type) for clock in clocks}
-    for policy in match_policies(facts, book.policies).policies:
-        if (policy.kind.value, policy.clock_type.value) not in started:
-            clocks.append(await _start(session, policy, interaction, pauses))
-    for clock in clocks:
-        if clock.state in OPEN_STATES:
-            await _advance(session, book, clock, interaction, pauses)
+    return interactions
 
 
-async def _start(
+async def _read_pauses_and_clocks(
     session: AsyncSession,
-    policy: Policy,
-    interaction: TrackedInteraction,
-    pauses: Sequence[tuple[datetime, datetime | None]],
-) -> Clock:
-    assert interaction.received_at is not None
-    started_at = interaction.received_at
-    budget = budget_of(policy, started_at)
-    closed = closed_pauses(pauses) if policy.pauses else []
-    timing = schedule(
-        started_at=started_at,
-        budget=budget,
-        warn_at_fraction=policy.warn_at_fraction,
-        calendar=policy.calendar,
-        paused=closed,
-    )
-    clock = Clock(
-        clock_id=uuid4(),
-        interaction_id=interaction.interaction_id,
-        kind=policy.kind.value,
-        clock_type=policy.clock_type.value,
-        policy_id=policy.id,
-        started_at=started_at,
-        budget_seconds=budget.total_seconds(),
-        warn_at=timing.warn_at,
-        due_at=timing.due_at,
-        state=ClockState.RUNNING.value,
-    )
-    session.add(clock)
-    await session.flush()
-    await emit(
-        session,
-        SlaStarted,
-        clock,
-        occurred_at=started_at,
-        correlation_id=interaction.correlation_id,
-    )
-    return clock
-
-
-async def _advance(
-    session: AsyncSession,
-    book: PolicyBook,
-    clock: Clock,
-    interaction: TrackedInteraction,
-    pauses: Sequence[tuple[datetime, datetime | None]],
+    interactions: dict[UUID, InteractionState],
+    happenings: Sequence[Happening],
 ) -> None:
-    policy = book.find(clock.policy_id)
-    if policy is None:
-        log.warning(
-            "clock %s follows policy %s, no longer in force", clock.clock_id, clock.policy_id
-        )
-        return
-    step = next_step(
-        policy,
-        state=ClockState(clock.state),
-        started_at=clock.started_at,
-        budget=timedelta(seconds=clock.budget_seconds),
-        progress=Progress(
-            first_accepted_at=interaction.first_accepted_at,
-            completed_at=interaction.completed_at,
-            answered_at=interaction.answered_at,
-            pauses=pauses,
-        ),
-    )
-    cid = interaction.correlation_id
-    match step:
-        case Stopped(verdict=verdict, elapsed=elapsed, at=at):
-            await close_clock(session, clock, verdict, elapsed, at, correlation_id=cid)
-        case Paused(elapsed=elapsed, at=at):
-            clock.state = ClockState.PAUSED.value
-            clock.business_seconds_elapsed = elapsed.total_seconds()
-            await emit(
-                session,
-                SlaPaused,
-                clock,
-                occurred_at=at,
-                correlation_id=cid,
-                business_seconds_elapsed=elapsed.total_seconds(),
+    """Read the pauses and clocks the replay needs: of interactions whose clocks it may move."""
+    received = {i for i, known in interactions.items() if known.facts["received_at"] is not None}
+    received |= {h.interaction_id for h in happenings if h.facts.get("received_at") is not None}
+    reconciled = received & {h.interaction_id for h in happenings if h.reconciles}
+    pausing = {
+        h.interaction_id for h in happenings if h.waiting_at is not None or h.resumed_at is not None
+    }
+    with_pauses = reconciled | pausing
+    if with_pauses:
+        rows = await session.execute(_READ_PAUSES, {"ids": sorted(with_pauses)})
+        for pause_id, interaction_id, waiting_at, resumed_at in rows.all():
+            interactions[interaction_id].pauses.append(
+                PauseRow(pause_id, waiting_at, resumed_at, read_resumed_at=resumed_at)
             )
-        case Running(schedule=timing, resumed_at=resumed_at):
-            clock.warn_at, clock.due_at = timing.warn_at, timing.due_at
-            if resumed_at is not None:
-                clock.state = ClockState.RUNNING.value
-                clock.business_seconds_elapsed = None
-                await emit(session, SlaResumed, clock, occurred_at=resumed_at, correlation_id=cid)
+    if reconciled:
+        rows = await session.execute(_READ_CLOCKS, {"ids": sorted(reconciled)})
+        for row in rows.mappings():
+            clock = ClockRow(**row)
+            clock.read = clock.moving()
+            interactions[clock.interaction_id].clocks.append(clock)
+
+
+async def _write(
+    session: AsyncSession, interactions: Iterable[InteractionState], events: Sequence[Envelope[Any]]
+) -> None:
+    """Write back what the replay changed: a statement per table, one for the outbox."""
+    changed: list[InteractionState] = []
+    opened: list[tuple[UUID, PauseRow]] = []
+    closed: list[PauseRow] = []
+    started: list[ClockRow] = []
+    moved: list[ClockRow] = []
+    for interaction in interactions:
+        if interaction.facts != interaction.read:
+            changed.append(interaction)
+        for pause in interaction.pauses:
+            if pause.id is None:
+                opened.append((interaction.interaction_id, pause))
+            elif pause.resumed_at != pause.read_resumed_at:
+                closed.append(pause)
+        for clock in interaction.clocks:
+            if clock.read is None:
+                started.append(clock)
+            elif clock.moving() != clock.read:
+                moved.append(clock)
+    if changed:
+        columns: dict[str, list[Any]] = {"interaction_id": [i.interaction_id for i in changed]}
+        columns |= {name: [i.facts[name] for i in changed] for name in FACTS}
+        await session.execute(_WRITE_FACTS, columns)
+    if opened:
+        await session.execute(
+            _OPEN_PAUSES,
+            {
+                "interaction_id": [interaction_id for interaction_id, _ in opened],
+                "waiting_at": [pause.waiting_at for _, pause in opened],
+                "resumed_at": [pause.resumed_at for _, pause in opened],
+            },
+        )
+    if closed:
+        await session.execute(
+            _CLOSE_PAUSES,
+            {
+                "id": [pause.id for pause in closed],
+                "resumed_at": [pause.resumed_at for pause in closed],
+            },
+        )
+    if started:
+        await session.execute(
+            _START_CLOCKS,
+            {name: [getattr(clock, name) for clock in started] for name in _CLOCK_TYPES},
+        )
+    if moved:
+        await session.execute(
+            _MOVE_CLOCKS,
+            {name: [getattr(clock, name) for clock in moved] for name in ("clock_id", *MOVING)},
+        )
+    await add_events(session, events)

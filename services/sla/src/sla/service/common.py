@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atende_events.envelope import new_event
+from atende_events.envelope import Envelope, new_event
 from atende_events.outbox import add_event
 from atende_events.sla import SOURCE, SlaBreached, SlaClockEvent, SlaMet
 from sla.domain.policies import OPEN_STATES, ClockState
@@ -84,16 +84,32 @@ async def close_clock(
     )
 
 
-async def emit(
-    session: AsyncSession,
+class ClockFields(Protocol):
+    """What an event about a clock tells of it: a `Clock` row or a clock a batch holds."""
+
+    @property
+    def clock_id(self) -> UUID: ...
+    @property
+    def interaction_id(self) -> UUID: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def clock_type(self) -> str: ...
+    @property
+    def policy_id(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+
+
+def clock_event(
     model: type[SlaClockEvent],
-    clock: Clock,
+    clock: ClockFields,
     *,
     occurred_at: datetime,
     correlation_id: str | None,
     **extra: Any,
-) -> None:
-    """Write an event about the clock to the outbox, in the caller's transaction."""
+) -> Envelope[SlaClockEvent]:
+    """Build an event about the clock as it is now."""
     data = model.model_validate(
         {
             "occurred_at": occurred_at,
@@ -106,7 +122,20 @@ async def emit(
             **extra,
         }
     )
+    return new_event(data, source=SOURCE, time=occurred_at, correlation_id=correlation_id)
+
+
+async def emit(
+    session: AsyncSession,
+    model: type[SlaClockEvent],
+    clock: Clock,
+    *,
+    occurred_at: datetime,
+    correlation_id: str | None,
+    **extra: Any,
+) -> None:
+    """Write an event about the clock to the outbox, in the caller's transaction."""
     await add_event(
         session,
-        new_event(data, source=SOURCE, time=occurred_at, correlation_id=correlation_id),
+        clock_event(model, clock, occurred_at=occurred_at, correlation_id=correlation_id, **extra),
     )
