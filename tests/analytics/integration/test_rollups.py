@@ -23,7 +23,7 @@ from analytics.config import ANSWER_TARGETS
 from analytics.consumers import handlers
 from analytics.models import KPI_AGENT_DAYS, KPI_DAYS, KPI_FACTS
 from analytics.schemas import Kpis
-from atende_events.consumer import claim
+from atende_events.consumer import Batched, claim
 from atende_events.db import make_engine
 from atende_events.envelope import EventData, new_event
 from atende_events.registry import SOURCES
@@ -83,7 +83,11 @@ async def apply(
         )
         async with maker.begin() as session:
             if await claim(session, consumer="analytics-tests", event=envelope):
-                await HANDLERS[envelope.type](envelope, session)
+                handler = HANDLERS[envelope.type]
+                if isinstance(handler, Batched):
+                    await handler.handle([envelope], session)
+                else:
+                    await handler(envelope, session)
             await rollups.settle(session)
 
 

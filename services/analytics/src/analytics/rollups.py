@@ -42,7 +42,6 @@ from sqlalchemy import (
     select,
     table,
     text,
-    union,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -78,22 +77,40 @@ async def _lock(session: AsyncSession, names: Iterable[str]) -> None:
         await session.execute(LOCKS, {"names": ordered})
 
 
-async def neighbours(session: AsyncSession, *, party: str, at: datetime) -> set[UUID]:
-    """Name the contacts of a party whose flags a contact of it received at `at` can change.
+# Both halves join the contacts to one index each (party and received, party and resolved).
+NEIGHBOURS = text(
+    "SELECT i.interaction_id"
+    " FROM unnest(CAST(:parties AS text[]), CAST(:ats AS timestamptz[])) AS c(party, at)"
+    " JOIN interactions AS i ON i.party_ref = c.party"
+    " AND i.received_at BETWEEN c.at - CAST(:window AS interval)"
+    " AND c.at + CAST(:window AS interval)"
+    " UNION"
+    " SELECT i.interaction_id"
+    " FROM unnest(CAST(:parties AS text[]), CAST(:ats AS timestamptz[])) AS c(party, at)"
+    " JOIN interactions AS i ON i.party_ref = c.party"
+    " AND i.resolved_at >= c.at - CAST(:window AS interval) AND i.received_at <= c.at"
+)
 
-    One received within 7 days after it may be a repeat of it; one received before it and
+
+async def neighbours(
+    session: AsyncSession, contacts: Collection[tuple[str, datetime]]
+) -> set[UUID]:
+    """Name the contacts whose flags these contacts (party, received at) can change.
+
+    One received within 7 days after a contact may be a repeat of it; one received before it and
     resolved at most 7 days before it arrived may stop being first-contact resolved.
     """
-    i = INTERACTIONS
-    later = select(i.c.interaction_id).where(
-        i.c.party_ref == party,
-        i.c.received_at >= at - REPEAT_WINDOW,
-        i.c.received_at <= at + REPEAT_WINDOW,
+    if not contacts:
+        return set()
+    found = await session.scalars(
+        NEIGHBOURS,
+        {
+            "parties": [party for party, _ in contacts],
+            "ats": [at for _, at in contacts],
+            "window": REPEAT_WINDOW,
+        },
     )
-    still_open = select(i.c.interaction_id).where(
-        i.c.party_ref == party, i.c.resolved_at >= at - REPEAT_WINDOW, i.c.received_at <= at
-    )
-    return set(await session.scalars(union(later, still_open)))
+    return set(found)
 
 
 _PENDING = "analytics.rollups.pending"
@@ -133,8 +150,7 @@ async def settle(session: AsyncSession) -> None:
         contacts = [(r.party_ref, r.received_at) for r in rows if r.party_ref and r.received_at]
         # Parties first, then interactions, each set in one order, in every transaction.
         await _lock(session, [f"kpi-party:{party}" for party, _ in contacts])
-        for party, at in contacts:
-            ids |= await neighbours(session, party=party, at=at)
+        ids |= await neighbours(session, contacts)
     await _lock(session, [f"kpi-interaction:{identifier}" for identifier in ids])
     await recount_many(session, ids, details=any(details for _, details in pending.values()))
 
