@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
 from routing.config import Settings
-from routing.domain import Contact, InvalidRules, RuleBook, classify, load_rules, normalise
+from routing.domain import (
+    Contact,
+    InvalidRules,
+    RuleBook,
+    classify,
+    keyword_phrase,
+    load_rules,
+    normalise,
+    padded,
+)
 
 BOOK = Settings().rule_book()
 
@@ -342,3 +353,42 @@ def test_rules_given_as_yaml_load_into_ordered_rules() -> None:
         )
     )
     assert classify(contact("DIVIDA"), book).matched_rule == "first"
+
+
+def _reference(keyword: str, text: str) -> bool:
+    """Whole-word matching as a regex per keyword spells it, the plain way."""
+    words = [
+        "[a-z0-9]*".join(re.escape(normalise(p)) for p in w.split("*")) for w in keyword.split()
+    ]
+    body = " ".join(word for word in words if word)
+    return re.search(rf"(?<![a-z0-9]){body}(?![a-z0-9])", normalise(text)) is not None
+
+
+@pytest.mark.parametrize(
+    "keyword",
+    [
+        "boleto",
+        "segunda via",
+        "2ª via",
+        "e-mail",
+        "autoriza*",
+        "reembols* médic*",
+        "*ção",
+        "ÓRTESE",
+    ],
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Preciso da segunda via do boleto",
+        "boletos atrasados",
+        "Meu e-mail mudou; 2a via por email",
+        "Quero saber da autorização do exame",
+        "pedido de reembolso médico negado",
+        "solicitação de órtese",
+        "",
+        "via",
+    ],
+)
+def test_a_phrase_matches_exactly_where_its_whole_word_regex_would(keyword: str, text: str) -> None:
+    assert keyword_phrase(keyword).found_in(padded(text)) == _reference(keyword, text)

@@ -76,3 +76,32 @@ async def test_receptions_older_than_the_retention_are_purged_and_newer_ones_kep
             left = set(await session.scalars(select(Reception.interaction_id)))
         assert purged == 1
         assert left == {recent}
+
+
+async def test_receptions_of_a_batch_are_recorded_at_once_keeping_each_first() -> None:
+    now = datetime.now(UTC)
+    async with running_service("survey") as svc:
+        known, twice, once = uuid4(), uuid4(), uuid4()
+        async with svc.sessionmaker.begin() as session:
+            await service.record_receptions(
+                session, [make_interaction_received(interaction_id=known, received_at=now)]
+            )
+        batch = [
+            make_interaction_received(
+                interaction_id=twice, priority=Priority.URGENT, received_at=now
+            ),
+            make_interaction_received(
+                interaction_id=known, priority=Priority.URGENT, received_at=now
+            ),
+            make_interaction_received(interaction_id=once, received_at=now),
+            make_interaction_received(
+                interaction_id=twice, priority=Priority.NORMAL, received_at=now
+            ),
+        ]
+        async with svc.sessionmaker.begin() as session:
+            await service.record_receptions(session, batch)
+
+        async with svc.sessionmaker() as session:
+            rows = await session.execute(select(Reception.interaction_id, Reception.priority))
+            priorities = {interaction_id: priority for interaction_id, priority in rows}
+        assert priorities == {known: "normal", twice: "urgent", once: "normal"}

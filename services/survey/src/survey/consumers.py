@@ -5,11 +5,12 @@ The consumer runner opens the transaction that claims the event id; the handlers
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from atende_events.consumer import Handler
+from atende_events.consumer import Batched, Handler
 from atende_events.envelope import Envelope, EventData
 from atende_events.intake import InteractionReceived
 from atende_events.routing import InteractionResolved
@@ -17,13 +18,13 @@ from survey import service
 from survey.domain import EligibilityRules
 
 
-def handlers(rules: EligibilityRules) -> dict[type[EventData], Handler]:
+def handlers(rules: EligibilityRules) -> dict[type[EventData], Handler | Batched]:
     """Register the handlers of the events survey consumes."""
 
-    async def on_interaction_received(
-        event: Envelope[InteractionReceived], session: AsyncSession
+    async def on_interactions_received(
+        events: Sequence[Envelope[InteractionReceived]], session: AsyncSession
     ) -> None:
-        await service.record_reception(session, event.data)
+        await service.record_receptions(session, [event.data for event in events])
 
     async def on_interaction_resolved(
         event: Envelope[InteractionResolved], session: AsyncSession
@@ -31,6 +32,6 @@ def handlers(rules: EligibilityRules) -> dict[type[EventData], Handler]:
         await service.on_resolved(session, event, rules=rules, now=datetime.now(UTC))
 
     return {
-        InteractionReceived: on_interaction_received,
+        InteractionReceived: Batched(on_interactions_received),
         InteractionResolved: on_interaction_resolved,
     }

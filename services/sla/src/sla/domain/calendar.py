@@ -33,19 +33,28 @@ class Calendar:
     closed: frozenset[date] = field(default_factory=frozenset)
     """Holidays and extra closed dates, in the calendar's zone."""
     description: str = ""
+    _spans: dict[date, tuple[Span, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Open spans already worked out, by day: zone arithmetic is most of a clock's start."""
 
     def is_business_day(self, day: date) -> bool:
         """Tell whether the day has any open time."""
         return day not in self.closed and bool(self.hours.get(day.weekday()))
 
-    def open_spans(self, day: date) -> list[Span]:
+    def open_spans(self, day: date) -> tuple[Span, ...]:
         """Give the day's open spans as UTC instants."""
-        if not self.is_business_day(day):
-            return []
-        return [
-            (self._instant(day, start), self._instant(day, end))
-            for start, end in self.hours[day.weekday()]
-        ]
+        spans = self._spans.get(day)
+        if spans is None:
+            spans = self._spans[day] = (
+                tuple(
+                    (self._instant(day, start), self._instant(day, end))
+                    for start, end in self.hours[day.weekday()]
+                )
+                if self.is_business_day(day)
+                else ()
+            )
+        return spans
 
     def local_date(self, moment: datetime) -> date:
         """Give the calendar date of a moment in the calendar's zone."""

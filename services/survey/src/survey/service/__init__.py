@@ -3,7 +3,7 @@
 Nothing here commits: the caller (a route, a consumer or the timer) owns the transaction.
 """
 
-from survey.service.decisions import on_resolved, purge_receptions, record_reception
+from survey.service.decisions import on_resolved, purge_receptions, record_receptions
 from survey.service.dispatch import Dispatcher, dispatch_next, expire_due
 from survey.service.followups import list_followups, open_next_followup
 from survey.service.responses import (
@@ -29,5 +29,5 @@ __all__ = [
     "opt_out",
     "purge_receptions",
     "questions",
-    "record_reception",
+    "record_receptions",
 ]

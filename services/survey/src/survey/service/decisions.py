@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atende_events.envelope import Envelope
@@ -24,16 +24,29 @@ COUNTED_FOR_FATIGUE = ("scheduled", "dispatched", "answered", "expired")
 """Surveys that reached, or will reach, the person; skipped and failed ones do not count."""
 
 
-async def record_reception(session: AsyncSession, event: InteractionReceived) -> None:
-    """Remember an interaction's priority: eligibility needs it at resolution."""
+_RECORD_RECEPTIONS = text(
+    "INSERT INTO receptions (interaction_id, priority, received_at)"
+    " SELECT id, priority, received_at FROM unnest(CAST(:ids AS uuid[]),"
+    " CAST(:priorities AS text[]), CAST(:received AS timestamptz[]))"
+    " WITH ORDINALITY AS r(id, priority, received_at, n)"
+    " ORDER BY id, n ON CONFLICT DO NOTHING"
+)
+
+
+async def record_receptions(session: AsyncSession, events: Sequence[InteractionReceived]) -> None:
+    """Remember interactions' priorities (eligibility needs them at resolution), in one statement.
+
+    The first reception of an interaction is kept, as when they come one by one.
+    """
+    if not events:
+        return
     await session.execute(
-        insert(Reception)
-        .values(
-            interaction_id=event.interaction_id,
-            priority=event.priority.value,
-            received_at=event.received_at,
-        )
-        .on_conflict_do_nothing()
+        _RECORD_RECEPTIONS,
+        {
+            "ids": [event.interaction_id for event in events],
+            "priorities": [event.priority.value for event in events],
+            "received": [event.received_at for event in events],
+        },
     )
 
 
