@@ -103,5 +103,5 @@ async def test_receptions_of_a_batch_are_recorded_at_once_keeping_each_first() -
 
         async with svc.sessionmaker() as session:
             rows = await session.execute(select(Reception.interaction_id, Reception.priority))
-            priorities = {interaction_id: priority for interaction_id, priority in rows}
+            priorities = dict(rows.all())
         assert priorities == {known: "normal", twice: "urgent", once: "normal"}
