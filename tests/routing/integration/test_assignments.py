@@ -107,6 +107,33 @@ async def test_capacity_freed_offers_the_longest_waiting_work_next() -> None:
         assert await open_assignments(client, agent) == []
 
 
+async def test_an_agent_coming_available_gets_the_best_work_of_each_channel_up_to_its_room() -> (
+    None
+):
+    async with running_service("routing") as routing:
+        client = routing.client
+
+        def debt(channel: str, hour: int) -> Any:
+            at = datetime(2026, 1, 1, hour, tzinfo=UTC)
+            return received(demand_type="debt", channel=channel, received_at=at)
+
+        chats = [debt("chat", hour) for hour in (12, 9, 11, 10)]
+        emails = [debt("email", hour) for hour in (10, 9)]
+        call = debt("phone", 8)
+        await publish(routing.namespace, *chats, *emails, call)
+
+        async def all_queued() -> bool:
+            figures = (await client.get("/v1/queues", headers=ADMIN)).json()["queues"]
+            return bool(next(q for q in figures if q["queue"] == "dividas")["waiting"] == 7)
+
+        await eventually(all_queued, what="seven debt interactions waiting")
+        agent = new_agent_id()
+        await put_agent(client, agent, {"dividas": 3}, {"chat": 2, "email": 1})
+        offered = {a["interaction_id"] for a in await open_assignments(client, agent)}
+        # The two longest-waiting chats and the longest-waiting e-mail; no phone capacity.
+        assert offered == {str(e.data.interaction_id) for e in (chats[1], chats[3], emails[1])}  # type: ignore[attr-defined]
+
+
 async def test_an_earlier_sla_deadline_goes_first_even_when_it_arrived_before_the_work() -> None:
     async with running_service("routing") as routing:
         client = routing.client

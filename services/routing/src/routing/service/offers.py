@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID, uuid4
 
-from sqlalchemy import ColumnElement, Integer, exists, or_, select
+from sqlalchemy import ColumnElement, Integer, or_, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from atende_events.outbox import add_events
 from atende_events.routing import (
     AgentStatus,
     DeclineReason,
@@ -22,11 +24,13 @@ from routing.service.common import (
     change_status,
     decline_offer,
     emit,
+    event_of,
     loads_of,
     lock_parts,
     state_of,
     utcnow,
 )
+from routing.service.queueing import Offers, Queued, agent_state, note_offer, write_offers
 
 
 async def offer_interaction(
@@ -129,52 +133,72 @@ async def offer_waiting(session: AsyncSession, *, interaction_id: UUID, settings
     return await offer_interaction(session, interaction=interaction, settings=settings) is not None
 
 
+# Each channel with room gives its best waiting work, up to the room, in one statement: capacity
+# is per channel, so these are the picks of taking the best work with room one at a time.
+_WORK_FOR = text(
+    "SELECT w.id, w.queue, w.channel, w.correlation_id"
+    " FROM unnest(CAST(:channels AS text[]), CAST(:rooms AS int[])) AS c(channel, room)"
+    " CROSS JOIN LATERAL ("
+    " SELECT i.id, i.queue, i.channel, i.correlation_id, i.rank, i.due_at, i.received_at"
+    " FROM interactions AS i"
+    " WHERE i.status = 'queued' AND i.channel = c.channel"
+    " AND (i.queue = ANY(CAST(:queues AS text[])) OR (CAST(:overflow AS boolean) AND i.escalated))"
+    " AND NOT EXISTS (SELECT 1 FROM assignments AS a WHERE a.interaction_id = i.id"
+    " AND a.agent_id = :agent_id AND a.status = 'rejected')"
+    " ORDER BY i.rank, i.due_at NULLS LAST, i.received_at"
+    " LIMIT c.room FOR UPDATE OF i SKIP LOCKED) AS w"
+    " ORDER BY w.rank, w.due_at NULLS LAST, w.received_at, w.id"
+)
+
+_LOCK_AGENT = text(
+    "SELECT id, status, skills, capacity, idle_since FROM agents WHERE id = :id FOR UPDATE"
+).columns(skills=JSONB, capacity=JSONB)
+
+
 async def fill_agent(session: AsyncSession, *, agent_id: str, settings: Settings) -> int:
     """Offer an agent the most urgent eligible waiting work until its free capacity is used."""
-    agent = await session.scalar(
-        select(Agent)
-        .where(Agent.id == agent_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if agent is None or agent.status != AgentStatus.AVAILABLE:
+    row = (await session.execute(_LOCK_AGENT, {"id": agent_id})).one_or_none()
+    if row is None or row.status != AgentStatus.AVAILABLE:
         return 0
-    overflow = settings.overflow()
-    load = (await loads_of(session, [agent.id]))[agent.id]
-    offered = 0
-    while True:
-        state = state_of(agent, load)
-        channels = domain.free_channels(state)
-        if not channels:
-            return offered
-        eligible: ColumnElement[bool] = Interaction.queue.in_(list(state.skills))
-        if domain.overflow_allowed(state, overflow):
-            eligible = or_(eligible, Interaction.escalated)
-        declined = exists().where(
-            Assignment.interaction_id == Interaction.id,
-            Assignment.agent_id == agent.id,
-            Assignment.status == "rejected",
+    agent = agent_state(row, (await loads_of(session, [agent_id]))[agent_id])
+    rooms = {
+        channel: capacity - agent.load.get(channel, 0)
+        for channel, capacity in sorted(agent.capacity.items())
+        if channel in domain.free_channels(agent)
+    }
+    if not rooms:
+        return 0
+    work = (
+        await session.execute(
+            _WORK_FOR,
+            {
+                "channels": list(rooms),
+                "rooms": list(rooms.values()),
+                "queues": sorted(agent.skills),
+                "overflow": domain.overflow_allowed(agent, settings.overflow()),
+                "agent_id": agent_id,
+            },
         )
-        work = await session.scalar(
-            select(Interaction)
-            .where(
-                Interaction.status == "queued",
-                Interaction.channel.in_(sorted(channels)),
-                eligible,
-                ~declined,
-            )
-            .order_by(
-                Interaction.rank, Interaction.due_at.asc().nulls_last(), Interaction.received_at
-            )
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+    ).all()
+    if not work:
+        return 0
+    offers = Offers()
+    for item in work:
+        agent = note_offer(
+            Queued(item.id, item.queue, item.channel, item.correlation_id),
+            agent,
+            offers,
+            settings=settings,
         )
-        if work is None:
-            return offered
-        await _offer(session, interaction=work, agent=agent, settings=settings)
-        load = {**load, work.channel: load.get(work.channel, 0) + 1}
-        offered += 1
+    await write_offers(session, offers)
+    await add_events(
+        session,
+        [
+            event_of(offer, correlation_id=correlation_id)
+            for offer, correlation_id in zip(offers.made, offers.correlation_ids, strict=True)
+        ],
+    )
+    return len(offers.made)
 
 
 async def after_commit(

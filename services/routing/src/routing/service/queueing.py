@@ -111,8 +111,8 @@ _RERANK = text(
 
 
 @dataclass(frozen=True)
-class _Queued:
-    """Received work just queued, as its offer needs it."""
+class Queued:
+    """Waiting work, as its offer needs it."""
 
     interaction_id: UUID
     queue: str
@@ -121,7 +121,7 @@ class _Queued:
 
 
 @dataclass
-class _Offers:
+class Offers:
     """Offers made in a batch, written together at its end; what they add to the agents."""
 
     made: list[InteractionOffered] = field(default_factory=list)
@@ -220,7 +220,7 @@ async def queue_received(
             },
         )
     )
-    queued: list[_Queued] = []
+    queued: list[Queued] = []
     outgoing: list[Envelope[EventData]] = []
     for interaction_id, event in first.items():  # in the order they came
         if interaction_id not in inserted:
@@ -241,7 +241,7 @@ async def queue_received(
             )
         )
         queued.append(
-            _Queued(interaction_id, decision.queue, received.channel.value, event.correlationid)
+            Queued(interaction_id, decision.queue, received.channel.value, event.correlationid)
         )
     offers = await _offer_queued(session, queued, settings=settings)
     outgoing += [
@@ -251,7 +251,7 @@ async def queue_received(
     await add_events(session, outgoing)
 
 
-def _agent_state(row: Any, load: dict[str, int]) -> AgentState:
+def agent_state(row: Any, load: dict[str, int]) -> AgentState:
     return AgentState(
         id=row.id,
         status=row.status,
@@ -263,10 +263,10 @@ def _agent_state(row: Any, load: dict[str, int]) -> AgentState:
 
 
 async def _offer_queued(
-    session: AsyncSession, queued: Sequence[_Queued], *, settings: Settings
-) -> _Offers:
+    session: AsyncSession, queued: Sequence[Queued], *, settings: Settings
+) -> Offers:
     """Offer new work in order, each to the best agent as the earlier offers left the agents."""
-    offers = _Offers()
+    offers = Offers()
     if not queued:
         return offers
     available = (
@@ -275,7 +275,7 @@ async def _offer_queued(
     if not available:
         return offers  # no agent may take any of this work: it waits for an agent to fill
     loads = await loads_of(session, [row.id for row in available])
-    agents = {row.id: _agent_state(row, loads[row.id]) for row in available}
+    agents = {row.id: agent_state(row, loads[row.id]) for row in available}
     overflow = settings.overflow()
     for item in queued:
         work = OfferableWork(queue=item.queue, channel=item.channel)
@@ -285,15 +285,15 @@ async def _offer_queued(
             if fresh is not None:
                 agents[fresh.id] = fresh
                 if domain.can_take(fresh, work, overflow):
-                    agents[fresh.id] = _offer(item, fresh, offers, settings=settings)
+                    agents[fresh.id] = note_offer(item, fresh, offers, settings=settings)
                     break
             candidates = [agent for agent in candidates if agent.id != chosen.id]
     if offers.made:
-        await _write_offers(session, offers)
+        await write_offers(session, offers)
     return offers
 
 
-async def _lock_agent(session: AsyncSession, agent_id: str, offers: _Offers) -> AgentState | None:
+async def _lock_agent(session: AsyncSession, agent_id: str, offers: Offers) -> AgentState | None:
     """Lock the agent (unless another transaction holds it) and count its open work anew."""
     if agent_id in offers.locked:
         # Held since an earlier offer of this batch: nobody else changed it since.
@@ -301,12 +301,14 @@ async def _lock_agent(session: AsyncSession, agent_id: str, offers: _Offers) -> 
     row = (await session.execute(_LOCK_AGENT, {"id": agent_id})).one_or_none()
     if row is None:
         return None
-    state = _agent_state(row, (await loads_of(session, [agent_id]))[agent_id])
+    state = agent_state(row, (await loads_of(session, [agent_id]))[agent_id])
     offers.locked[agent_id] = state
     return state
 
 
-def _offer(item: _Queued, agent: AgentState, offers: _Offers, *, settings: Settings) -> AgentState:
+def note_offer(
+    item: Queued, agent: AgentState, offers: Offers, *, settings: Settings
+) -> AgentState:
     """Note an offer of the work to the agent; give the agent as it stands with it."""
     now = utcnow()  # read after the locks were granted, so an offer never predates a release
     offers.made.append(
@@ -330,7 +332,7 @@ def _offer(item: _Queued, agent: AgentState, offers: _Offers, *, settings: Setti
     return taken
 
 
-async def _write_offers(session: AsyncSession, offers: _Offers) -> None:
+async def write_offers(session: AsyncSession, offers: Offers) -> None:
     made = offers.made
     await session.execute(
         _ADD_OFFERS,
