@@ -131,7 +131,7 @@ async def test_an_agent_coming_available_gets_the_best_work_of_each_channel_up_t
         await put_agent(client, agent, {"dividas": 3}, {"chat": 2, "email": 1})
         offered = {a["interaction_id"] for a in await open_assignments(client, agent)}
         # The two longest-waiting chats and the longest-waiting e-mail; no phone capacity.
-        assert offered == {str(e.data.interaction_id) for e in (chats[1], chats[3], emails[1])}  # type: ignore[attr-defined]
+        assert offered == {str(e.data.interaction_id) for e in (chats[1], chats[3], emails[1])}
 
 
 async def test_an_earlier_sla_deadline_goes_first_even_when_it_arrived_before_the_work() -> None:
