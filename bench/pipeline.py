@@ -51,6 +51,8 @@ LADDER: list[float] = [
     1500,
     2000,
 ]
+FIRST_RATE = 50.0
+"""Where the search starts: the last full run sustained 100/s, so its steps go 50, 100, 200..."""
 OUTBOX = "intake outbox"
 
 
@@ -266,6 +268,8 @@ def _next_rate(steps: dict[float, Step], ladder: list[float]) -> float | None:
     between = [r for r in between if r not in steps]
     if not between:
         return None
+    if not steps and FIRST_RATE in between:
+        return FIRST_RATE
     if bad is None:
         return between[min(1, len(between) - 1)]  # climb two rungs at a time
     if good is None:
@@ -298,8 +302,8 @@ async def pipeline_run(
             rss_idle = {name: rss_mb(service.pid) for name, service in running.items()}
             steps: dict[float, Step] = {}
             seed = 1
-            # The search climbs from the bottom of the ladder before the fixed rates run: a step
-            # the pipeline cannot keep up with leaves a backlog that spoils the steps after it.
+            # The search climbs from FIRST_RATE before the fixed rates run: a step the pipeline
+            # cannot keep up with leaves a backlog that spoils the steps after it.
             for _ in range(search_steps):
                 following = _next_rate(steps, LADDER)
                 if following is None:
