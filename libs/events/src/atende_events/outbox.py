@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -30,6 +30,17 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = b"application/cloudevents+json; charset=UTF-8"
 _PURGE_EVERY = 60.0
+
+# Built once: the relay runs them for every batch it publishes.
+_PENDING = text(
+    f"SELECT id, topic, key, payload, event_type FROM {outbox.name}"
+    " WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE"
+)
+_MARK_PUBLISHED = text(
+    f"UPDATE {outbox.name} SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"
+)
+_LEADER_CHECK_EVERY = 1.0
+"""Seconds between checks that the lock connection (and so the leadership) is still alive."""
 
 # Under the 1 MiB a Kafka producer sends and a broker takes by default (max.request.size,
 # message.max.bytes), with room for key and headers. A row larger than that could never be
@@ -222,12 +233,15 @@ class OutboxRelay:
         await listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
         backoff = 0.1
         loop = asyncio.get_running_loop()
-        next_purge = loop.time()
+        next_purge = next_check = loop.time()
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
-                # Losing the lock connection frees the lock for a standby: stop leading at once.
-                await lock_conn.scalar(text("SELECT 1"))
+                if loop.time() >= next_check:
+                    # Losing the lock connection frees the lock for a standby: stop leading at
+                    # once (within a second; a busy relay would otherwise pay a round trip a batch).
+                    await lock_conn.scalar(text("SELECT 1"))
+                    next_check = loop.time() + _LEADER_CHECK_EVERY
                 try:
                     published = await self._publish_batch()
                 except (KafkaError, TimeoutError) as exc:
@@ -249,29 +263,13 @@ class OutboxRelay:
 
     async def _publish_batch(self) -> int:
         async with self._sessionmaker.begin() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        outbox.c.id,
-                        outbox.c.topic,
-                        outbox.c.key,
-                        outbox.c.payload,
-                        outbox.c.event_type,
-                    )
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update()
-                )
-            ).all()
+            rows = (await session.execute(_PENDING, {"limit": self._batch_size})).all()
             if not rows:
                 return 0
             delivered, failure = await self._send(rows)
             if delivered:
                 await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([row.id for row in rows[:delivered]]))
-                    .values(published_at=func.now())
+                    _MARK_PUBLISHED, {"ids": [row.id for row in rows[:delivered]]}
                 )
         OUTBOX_PUBLISHED.labels(self._service).inc(delivered)
         if failure is not None:

@@ -8,13 +8,8 @@ the route or the timer loop owns the transaction.
 
 from sla.service.clocks import (
     record,
-    record_accepted,
-    record_queued,
     record_received,
     record_resolved,
-    record_resumed,
-    record_transferred,
-    record_waiting,
 )
 from sla.service.common import ExtensionRefused, UnknownInteraction
 from sla.service.extension import extend
@@ -33,11 +28,6 @@ __all__ = [
     "fire_due",
     "read_clock",
     "record",
-    "record_accepted",
-    "record_queued",
     "record_received",
     "record_resolved",
-    "record_resumed",
-    "record_transferred",
-    "record_waiting",
 ]

@@ -24,12 +24,7 @@ from atende_events.envelope import Envelope
 from atende_events.intake import InteractionReceived
 from atende_events.outbox import add_events
 from atende_events.routing import (
-    InteractionAccepted,
-    InteractionQueued,
     InteractionResolved,
-    InteractionResumed,
-    InteractionTransferred,
-    InteractionWaiting,
 )
 from sla.domain.book import PolicyBook
 from sla.models import Clock, Pause, TrackedInteraction
@@ -156,41 +151,6 @@ async def record_received(
     await record(
         session, book=book, happenings=[happened.received(event, correlation_id=correlation_id)]
     )
-
-
-async def record_queued(
-    session: AsyncSession, *, book: PolicyBook, event: InteractionQueued
-) -> None:
-    """Remember the queue and the (possibly inferred) demand type; start the clocks they decide."""
-    await record(session, book=book, happenings=[happened.queued(event)])
-
-
-async def record_transferred(
-    session: AsyncSession, *, book: PolicyBook, event: InteractionTransferred
-) -> None:
-    """Remember the new queue; transfers neither stop nor pause a clock."""
-    await record(session, book=book, happenings=[happened.transferred(event)])
-
-
-async def record_accepted(
-    session: AsyncSession, *, book: PolicyBook, event: InteractionAccepted
-) -> None:
-    """Remember the first accept, which stops the first-response clock."""
-    await record(session, book=book, happenings=[happened.accepted(event)])
-
-
-async def record_waiting(
-    session: AsyncSession, *, book: PolicyBook, event: InteractionWaiting
-) -> None:
-    """Open a pause: operational clocks that pause stop counting."""
-    await record(session, book=book, happenings=[happened.waiting(event)])
-
-
-async def record_resumed(
-    session: AsyncSession, *, book: PolicyBook, event: InteractionResumed
-) -> None:
-    """Close the open pause; paused clocks run again with a later deadline."""
-    await record(session, book=book, happenings=[happened.resumed(event)])
 
 
 async def record_resolved(
