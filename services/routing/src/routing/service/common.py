@@ -21,7 +21,6 @@ from atende_events.routing import (
     InteractionOfferDeclined,
 )
 from routing import domain
-from routing.domain import AgentState
 from routing.models import Agent, Assignment, Interaction
 from routing.schemas import AssignmentOut
 
@@ -53,17 +52,6 @@ def skills_of(agent: Agent) -> tuple[AgentSkill, ...]:
     return tuple(
         AgentSkill(skill=skill, proficiency=int(level))
         for skill, level in sorted(agent.skills.items())
-    )
-
-
-def state_of(agent: Agent, load: dict[str, int]) -> AgentState:
-    return AgentState(
-        id=agent.id,
-        status=agent.status,
-        skills={skill: int(level) for skill, level in agent.skills.items()},
-        capacity={channel: int(n) for channel, n in agent.capacity.items()},
-        load=load,
-        idle_since=agent.idle_since,
     )
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from sqlalchemy import ColumnElement, Integer, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,111 +12,48 @@ from atende_events.outbox import add_events
 from atende_events.routing import (
     AgentStatus,
     DeclineReason,
-    InteractionOffered,
 )
 from routing import domain
 from routing.config import Settings
-from routing.domain import OfferableWork
 from routing.models import Agent, Assignment, Interaction
 from routing.service.common import (
     Follow,
     change_status,
     decline_offer,
-    emit,
-    event_of,
     loads_of,
     lock_parts,
-    state_of,
     utcnow,
 )
-from routing.service.queueing import Offers, Queued, agent_state, note_offer, write_offers
+from routing.service.queueing import (
+    Offers,
+    Queued,
+    agent_state,
+    note_offer,
+    offer_work,
+    write_offers,
+)
 
 
 async def offer_interaction(
     session: AsyncSession, *, interaction: Interaction, settings: Settings
-) -> Assignment | None:
-    """Offer work the caller holds to the best agent that can take it under its row lock."""
-    overflow = settings.overflow()
-    skilled: ColumnElement[bool] = Agent.skills.has_key(interaction.queue)
-    if interaction.escalated:
-        skilled = or_(
-            skilled,
-            Agent.skills[overflow.skill].astext.cast(Integer) >= overflow.min_proficiency,
-        )
-    # Candidates are read without locks; only the chosen one is locked (SKIP LOCKED) and checked
-    # again under the lock, falling back to the next best. An agent whose state is changing (a
-    # completion, a status change) fills itself after that commit, and the sweep catches the
-    # rare race between the two; waiting here would serialise queueing behind agents' actions.
-    candidates = (
-        await session.scalars(
-            select(Agent).where(skilled, Agent.status == AgentStatus.AVAILABLE).order_by(Agent.id)
-        )
-    ).all()
-    if not candidates:
-        return None
-    loads = await loads_of(session, [agent.id for agent in candidates])
+) -> bool:
+    """Offer work the caller holds to the best agent that can take it; tell whether it was."""
     declined = await session.scalars(
         select(Assignment.agent_id).where(
             Assignment.interaction_id == interaction.id, Assignment.status == "rejected"
         )
     )
-    work = OfferableWork(
-        queue=interaction.queue,
-        channel=interaction.channel,
+    work = Queued(
+        interaction.id,
+        interaction.queue,
+        interaction.channel,
+        interaction.correlation_id,
         escalated=interaction.escalated,
         declined_by=frozenset(declined),
     )
-    states = [state_of(agent, loads[agent.id]) for agent in candidates]
-    while True:
-        chosen = domain.choose_agent(work, states, overflow)
-        if chosen is None:
-            return None
-        agent = await session.scalar(
-            select(Agent)
-            .where(Agent.id == chosen.id)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-        if agent is not None:
-            fresh = state_of(agent, (await loads_of(session, [agent.id]))[agent.id])
-            if domain.can_take(fresh, work, overflow):
-                return await _offer(
-                    session, interaction=interaction, agent=agent, settings=settings
-                )
-        states = [state for state in states if state.id != chosen.id]
-
-
-async def _offer(
-    session: AsyncSession, *, interaction: Interaction, agent: Agent, settings: Settings
-) -> Assignment:
-    now = utcnow()  # read after the locks were granted, so an offer never predates a release
-    assignment = Assignment(
-        id=uuid4(),
-        interaction_id=interaction.id,
-        agent_id=agent.id,
-        queue=interaction.queue,
-        channel=interaction.channel,
-        status="offered",
-        offered_at=now,
-        expires_at=now + timedelta(seconds=settings.offer_timeout),
-    )
-    session.add(assignment)
-    interaction.status = "offered"
-    agent.idle_since = now
-    await session.flush()
-    await emit(
-        session,
-        InteractionOffered(
-            occurred_at=now,
-            interaction_id=interaction.id,
-            assignment_id=assignment.id,
-            agent_id=agent.id,
-            queue=interaction.queue,
-            expires_at=assignment.expires_at,
-        ),
-        correlation_id=interaction.correlation_id,
-    )
-    return assignment
+    offers = await offer_work(session, [work], settings=settings)
+    await add_events(session, offers.events())
+    return bool(offers.made)
 
 
 async def offer_waiting(session: AsyncSession, *, interaction_id: UUID, settings: Settings) -> bool:
@@ -130,7 +66,7 @@ async def offer_waiting(session: AsyncSession, *, interaction_id: UUID, settings
     )
     if interaction is None:
         return False
-    return await offer_interaction(session, interaction=interaction, settings=settings) is not None
+    return await offer_interaction(session, interaction=interaction, settings=settings)
 
 
 # Each channel with room gives its best waiting work, up to the room, in one statement: capacity
@@ -191,13 +127,7 @@ async def fill_agent(session: AsyncSession, *, agent_id: str, settings: Settings
             settings=settings,
         )
     await write_offers(session, offers)
-    await add_events(
-        session,
-        [
-            event_of(offer, correlation_id=correlation_id)
-            for offer, correlation_id in zip(offers.made, offers.correlation_ids, strict=True)
-        ],
-    )
+    await add_events(session, offers.events())
     return len(offers.made)
 
 

@@ -118,6 +118,9 @@ class Queued:
     queue: str
     channel: str
     correlation_id: str | None
+    escalated: bool = False
+    declined_by: frozenset[str] = frozenset()
+    """Agents that rejected it: it is not offered to them again."""
 
 
 @dataclass
@@ -129,6 +132,13 @@ class Offers:
     channels: list[str] = field(default_factory=list)
     locked: dict[str, AgentState] = field(default_factory=dict)
     """Agents this transaction holds, as they stand with the batch's offers."""
+
+    def events(self) -> list[Envelope[EventData]]:
+        """The offers as outbox events, in the order they were made."""
+        return [
+            event_of(offer, correlation_id=correlation_id)
+            for offer, correlation_id in zip(self.made, self.correlation_ids, strict=True)
+        ]
 
 
 async def _deadlines(
@@ -243,12 +253,8 @@ async def queue_received(
         queued.append(
             Queued(interaction_id, decision.queue, received.channel.value, event.correlationid)
         )
-    offers = await _offer_queued(session, queued, settings=settings)
-    outgoing += [
-        event_of(offer, correlation_id=correlation_id)
-        for offer, correlation_id in zip(offers.made, offers.correlation_ids, strict=True)
-    ]
-    await add_events(session, outgoing)
+    offers = await offer_work(session, queued, settings=settings)
+    await add_events(session, [*outgoing, *offers.events()])
 
 
 def agent_state(row: Any, load: dict[str, int]) -> AgentState:
@@ -262,23 +268,37 @@ def agent_state(row: Any, load: dict[str, int]) -> AgentState:
     )
 
 
-async def _offer_queued(
+async def offer_work(
     session: AsyncSession, queued: Sequence[Queued], *, settings: Settings
 ) -> Offers:
-    """Offer new work in order, each to the best agent as the earlier offers left the agents."""
+    """Offer work the caller holds, in order, each to the best agent that can take it.
+
+    Candidates are read without locks; only the chosen one is locked (SKIP LOCKED) and checked
+    again under the lock, falling back to the next best. An agent whose state is changing (a
+    completion, a status change) fills itself after that commit, and the sweep catches the rare
+    race between the two; waiting here would serialise queueing behind agents' actions. Later
+    work sees the agents as the earlier offers left them. The offers' rows are written here;
+    their events (`Offers.events`) are the caller's to add.
+    """
     offers = Offers()
     if not queued:
         return offers
-    available = (
-        await session.execute(_AVAILABLE, {"queues": sorted({work.queue for work in queued})})
-    ).all()
+    overflow = settings.overflow()
+    skills = {work.queue for work in queued}
+    if any(work.escalated for work in queued):
+        skills.add(overflow.skill)  # escalated work may go to the overflow skill's agents too
+    available = (await session.execute(_AVAILABLE, {"queues": sorted(skills)})).all()
     if not available:
         return offers  # no agent may take any of this work: it waits for an agent to fill
     loads = await loads_of(session, [row.id for row in available])
     agents = {row.id: agent_state(row, loads[row.id]) for row in available}
-    overflow = settings.overflow()
     for item in queued:
-        work = OfferableWork(queue=item.queue, channel=item.channel)
+        work = OfferableWork(
+            queue=item.queue,
+            channel=item.channel,
+            escalated=item.escalated,
+            declined_by=item.declined_by,
+        )
         candidates = list(agents.values())
         while (chosen := domain.choose_agent(work, candidates, overflow)) is not None:
             fresh = await _lock_agent(session, chosen.id, offers)
