@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import domain
+from intake import domain, service
 from intake.config import Settings
 from intake.models import Interaction
 from tests.intake.integration.conftest import ADMIN, READER, make_interaction, new_party_id
@@ -138,3 +141,33 @@ async def test_a_burst_shares_transactions_yet_every_request_gets_its_own_answer
 def _registration_transactions() -> float:
     count = REGISTRY.get_sample_value("atende_intake_registration_batch_size_count")
     return count or 0.0
+
+
+async def test_a_batch_that_fails_for_an_unforeseen_reason_is_written_again_one_by_one(
+    intake: RunningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = service.register_interactions
+    sizes: list[int] = []
+
+    async def failing_when_shared(
+        session: AsyncSession, registrations: Sequence[service.Registration], **kw: Any
+    ) -> list[service.Outcome]:
+        sizes.append(len(registrations))
+        if len(registrations) > 1:
+            raise ValueError("a bug that only a shared batch meets")
+        return await original(session, registrations, **kw)
+
+    monkeypatch.setattr(service, "register_interactions", failing_when_shared)
+    answers = await asyncio.gather(*[post(intake, make_interaction()) for _ in range(30)])
+
+    assert max(sizes) > 1, "no batch was shared: the fallback was not exercised"
+    assert [answer.status_code for answer in answers] == [201] * 30
+    protocols = {answer.json()["protocol"] for answer in answers}
+    async with intake.sessionmaker() as session:
+        stored = set(
+            await session.scalars(
+                select(Interaction.protocol).where(Interaction.protocol.in_(protocols))
+            )
+        )
+    # The failed batches rolled back whole; each registration was committed once on its own.
+    assert len(protocols) == 30 and stored == protocols
