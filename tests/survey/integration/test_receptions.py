@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from atende_events.intake import Priority
 from atende_events.samples import make_interaction_received, make_interaction_resolved
 from survey import service
 from survey.models import Reception
-from tests.infra import eventually
+from tests.infra import eventually, migrate, scratch_database
 from tests.service_checks import running_service
 from tests.survey.integration.support import new_party_ref, publish, survey_row
 
@@ -52,28 +53,38 @@ async def test_a_reception_is_forgotten_once_its_resolution_is_decided() -> None
 
 
 async def test_receptions_older_than_the_retention_are_purged_and_newer_ones_kept() -> None:
+    # On a database no running service uses: the service's own timer purges at start-up too,
+    # and racing it would make the count below depend on who came first.
     now = datetime.now(UTC)
-    async with running_service("survey") as svc:
-        old, recent = uuid4(), uuid4()
-        async with svc.sessionmaker.begin() as session:
-            session.add_all(
-                [
-                    Reception(
-                        interaction_id=old, priority="normal", received_at=now - timedelta(days=91)
-                    ),
-                    Reception(
-                        interaction_id=recent,
-                        priority="normal",
-                        received_at=now - timedelta(days=89),
-                    ),
-                ]
-            )
+    async with scratch_database("survey") as url:
+        await migrate("survey", url)
+        engine = create_async_engine(url)
+        sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        try:
+            old, recent = uuid4(), uuid4()
+            async with sessionmaker.begin() as session:
+                session.add_all(
+                    [
+                        Reception(
+                            interaction_id=old,
+                            priority="normal",
+                            received_at=now - timedelta(days=91),
+                        ),
+                        Reception(
+                            interaction_id=recent,
+                            priority="normal",
+                            received_at=now - timedelta(days=89),
+                        ),
+                    ]
+                )
 
-        async with svc.sessionmaker.begin() as session:
-            purged = await service.purge_receptions(session, before=now - timedelta(days=90))
+            async with sessionmaker.begin() as session:
+                purged = await service.purge_receptions(session, before=now - timedelta(days=90))
 
-        async with svc.sessionmaker() as session:
-            left = set(await session.scalars(select(Reception.interaction_id)))
+            async with sessionmaker() as session:
+                left = set(await session.scalars(select(Reception.interaction_id)))
+        finally:
+            await engine.dispose()
         assert purged == 1
         assert left == {recent}
 
