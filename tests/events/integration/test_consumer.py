@@ -56,6 +56,7 @@ async def consuming(
     max_attempts: int = 3,
     also: Sequence[str] = (),
     concurrency: int = 1,
+    linger: float = 0.0,
 ) -> AsyncIterator[ConsumerRunner]:
     runner = ConsumerRunner(
         name=group or f"test-{uuid.uuid4().hex[:8]}",
@@ -68,6 +69,7 @@ async def consuming(
         first_backoff=0.01,
         max_backoff=0.05,
         concurrency=concurrency,
+        linger=linger,
     )
     runner.start()
     try:
@@ -214,6 +216,24 @@ async def test_a_batched_handler_takes_a_run_at_once_and_a_poison_in_it_is_found
     [dead] = await read_topic(dlq_topic(topic), at_least=1)
     assert dead.value == encode(poison)
     assert dict(dead.headers)["dlq.attempts"] == b"3"
+
+
+async def test_a_lingering_consumer_takes_records_that_come_soon_after_in_the_same_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    warm_up, first, second = received_event(), received_event(), received_event()
+    handler = FlakyBatchHandler(poison=set())
+    async with consuming(topic, Batched(handler), sessionmaker, publisher, linger=1.5):
+        # Once this is handled the consumer has its partition and polls as it will below.
+        await publish(publisher, topic, warm_up)
+        await eventually(lambda: _has(effect_counts(sessionmaker), warm_up.id), what="warm-up")
+        await publish(publisher, topic, first)
+        await asyncio.sleep(0.3)
+        await publish(publisher, topic, second)
+        await eventually(lambda: _has(effect_counts(sessionmaker), second.id), what="the second")
+    # Without the linger the first would have been handled alone, 0.3 s before the second.
+    assert handler.runs == [[warm_up.id], [first.id, second.id]]
 
 
 async def test_a_record_whose_type_header_names_an_event_not_handled_here_is_not_read(

@@ -133,13 +133,18 @@ async def test_an_opt_out_also_stops_a_survey_already_scheduled() -> None:
         second = await stack.register(email="ana@example.com")
         second["party_ref"] = first["party_ref"]  # the same person, as routing would say
         await stack.resolve(first)
-        # Resolved a few seconds "later", so its link is due after the opt-out below.
-        await stack.resolve(second, occurred_at=datetime.now(UTC) + timedelta(seconds=5))
         await eventually(lambda: _sent(stack, 1), what="the first link")
+        # Resolved a few seconds "later", so its link is due after the opt-out below; the
+        # opt-out waits for the schedule, so a slow first link cannot make it come too late.
+        await stack.resolve(second, occurred_at=datetime.now(UTC) + timedelta(seconds=5))
+
+        async def scheduled() -> Any:
+            row = await survey_row(stack.survey, interaction_id=UUID(second["id"]))
+            return row if row is not None and row.status == "scheduled" else None
+
+        await eventually(scheduled, what="the second survey's schedule")
         token = stack.mailbox.tokens()[0]
         assert (await stack.survey.client.post(f"/v1/surveys/{token}/opt-out")).status_code == 204
-        scheduled = await survey_row(stack.survey, interaction_id=UUID(second["id"]))
-        assert scheduled.status == "scheduled"
 
         async def decided() -> Any:
             row = await survey_row(stack.survey, interaction_id=UUID(second["id"]))

@@ -144,7 +144,9 @@ class ConsumerRunner:
     the records after it as a new batch. A `Batched` handler gets each run of consecutive
     events of its type in one call; when it raises, each event of the run is tried alone. With
     `concurrency` above 1, a poll's records are handled in lanes by partition number, each lane
-    its own transaction, several at once.
+    its own transaction, several at once. After a poll that brought fewer records than
+    `max_poll_records`, the runner lingers `linger` seconds and takes what came meanwhile into
+    the same batch: a little latency for far fewer transactions under load.
     `before_commit` runs at the end of every such transaction, for work a service does once per
     batch rather than once per event. Offsets are committed only after the records before them
     are done.
@@ -164,6 +166,7 @@ class ConsumerRunner:
         max_backoff: float = 5.0,
         max_poll_records: int = 200,
         concurrency: int = 1,
+        linger: float = 0.0,
         before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
@@ -177,6 +180,7 @@ class ConsumerRunner:
         self._max_backoff = max_backoff
         self._max_poll_records = max_poll_records
         self._concurrency = concurrency
+        self._linger = linger
         self._before_commit = before_commit
         self._done: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
@@ -225,7 +229,7 @@ class ConsumerRunner:
             return
         try:
             while not self._stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=500)
+                batch = await self._poll(consumer)
                 await self._consume(consumer, batch)
                 await self._commit_offsets()
                 if not self._caught_up:
@@ -234,6 +238,28 @@ class ConsumerRunner:
             self._consumer = None
             self._caught_up = False
             await consumer.stop()
+
+    async def _poll(
+        self, consumer: AIOKafkaConsumer
+    ) -> dict[TopicPartition, list[ConsumerRecord[Any, Any]]]:
+        """Take the next records; after a poll that brought few, linger to take more with them.
+
+        Every transaction costs its round trips and its commit whatever its size, so a busy
+        consumer that handled each poll as it came would pay them for every record or two. The
+        fetcher goes on filling its buffer in the background while the consumer lingers.
+        """
+        batch = {
+            tp: list(records) for tp, records in (await consumer.getmany(timeout_ms=500)).items()
+        }
+        taken = sum(len(records) for records in batch.values())
+        if not taken or taken >= self._max_poll_records or not self._linger:
+            return batch
+        if not await self._sleep(self._linger):
+            return batch
+        more = await consumer.getmany(timeout_ms=0, max_records=self._max_poll_records - taken)
+        for tp, records in more.items():
+            batch.setdefault(tp, []).extend(records)
+        return batch
 
     async def _at_end(self, consumer: AIOKafkaConsumer) -> bool:
         assigned = consumer.assignment()

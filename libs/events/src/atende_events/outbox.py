@@ -141,10 +141,12 @@ class OutboxRelay:
     Every instance of a service runs a relay, but only the one holding the service's PostgreSQL
     advisory lock publishes, so the order per key holds. The lock lives on a dedicated connection
     outside the pool: when its process dies the connection closes, the lock is freed and a
-    standby takes over at its next attempt. A leader checks that connection before every batch,
-    and batches lock their rows with a plain FOR UPDATE, so even a leader that lost its lock in
+    standby takes over at its next attempt. A leader checks that connection once a second, and
+    batches lock their rows with a plain FOR UPDATE, so even a leader that lost its lock in
     the middle of a batch makes the new one wait behind it instead of publishing ahead of it.
     Kafka being down only delays publication: the rows stay pending and the batch is retried.
+    Woken by a commit, the relay lingers `linger` seconds so that the commits right behind it
+    go out in the same batch.
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class OutboxRelay:
         publisher: Publisher,
         namespace: str = "",
         batch_size: int = 500,
+        linger: float = 0.0,
         idle_poll: float = 1.0,
         standby_poll: float = 2.0,
         max_backoff: float = 5.0,
@@ -167,6 +170,7 @@ class OutboxRelay:
         self._publisher = publisher
         self._namespace = namespace
         self._batch_size = batch_size
+        self._linger = linger
         self._idle_poll = idle_poll
         self._standby_poll = standby_poll
         self._max_backoff = max_backoff
@@ -254,6 +258,9 @@ class OutboxRelay:
                 if published == self._batch_size:
                     continue
                 await self._wait_for_work()
+                # Commits come one after another under load: publishing each as it comes would
+                # pay a transaction for every one or two events.
+                await self._sleep(self._linger)
                 if loop.time() >= next_purge:
                     await self._purge_published()
                     next_purge = loop.time() + _PURGE_EVERY

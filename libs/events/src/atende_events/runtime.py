@@ -73,6 +73,7 @@ async def running(
         publisher=publisher,
         namespace=settings.topic_namespace,
         batch_size=settings.relay_batch_size,
+        linger=settings.relay_linger_ms / 1000,
     )
     runtime = Runtime(
         service=service,
@@ -92,6 +93,8 @@ async def running(
                 handlers=handlers,
                 publisher=publisher,
                 concurrency=settings.consumer_concurrency,
+                max_poll_records=settings.consumer_batch_size,
+                linger=settings.consumer_linger_ms / 1000,
                 before_commit=before_commit,
             )
         )

@@ -40,6 +40,20 @@ class ServiceSettings(BaseSettings):
         description="Transactions the consumer runs at once, one per partition number; "
         "1 handles a poll's records in one.",
     )
+    consumer_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Records the consumer takes from Kafka at most per batch (one transaction "
+        "per lane).",
+    )
+    consumer_linger_ms: int = Field(
+        default=25,
+        ge=0,
+        le=1000,
+        description="How long the consumer waits after a poll that brought records for more to "
+        "handle in the same transaction; 0 handles each poll at once.",
+    )
     db_pool_size: int = Field(
         default=20,
         ge=1,
@@ -49,4 +63,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     relay_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Outbox rows the relay publishes per batch."
+    )
+    relay_linger_ms: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="How long the relay waits after the first new event for more to publish "
+        "with it; 0 publishes each commit's events at once.",
     )
