@@ -9,7 +9,7 @@ from uuid import UUID
 
 from atende_events.intake import Channel
 from atende_events.samples import make_interaction_resolved
-from atende_events.survey import SkipReason, SurveyMedium
+from atende_events.survey import SkipReason, SurveyDispatched, SurveyMedium
 from survey import domain
 from tests.infra import eventually, fresh_namespace, migrate, scratch_database
 from tests.service_checks import build_app, serving
@@ -38,6 +38,27 @@ async def test_a_link_opened_while_its_dispatch_is_still_committing_shows_the_su
 
         assert survey.status_code == 200, survey.text
         assert survey.json()["questions"][0]["id"] == "nps"
+
+
+async def test_a_backlog_of_due_links_is_shared_among_senders_and_each_goes_once() -> None:
+    # Passes of 4 links, 3 senders at once, each taking its surveys with SKIP LOCKED.
+    async with survey_stack(timer_batch_size=4, dispatch_concurrency=3) as stack:
+        interactions = [await stack.register(email=f"p{n}@example.com") for n in range(10)]
+        for interaction in interactions:
+            await stack.resolve(interaction)
+        await eventually(lambda: _count(stack.mailbox.messages, 10), what="ten e-mails")
+        rows = [
+            await survey_row(stack.survey, interaction_id=UUID(interaction["id"]))
+            for interaction in interactions
+        ]
+        # Every survey: scheduled, then dispatched once, in one partition per interaction.
+        events = await survey_events(stack.namespace, at_least=20)
+    dispatched = [e for e in events if isinstance(e, SurveyDispatched)]
+    assert sorted(str(e.survey_id) for e in dispatched) == sorted(str(row.id) for row in rows)
+    recipients = sorted(message["To"] for message in stack.mailbox.messages)
+    assert recipients == sorted(f"p{n}@example.com" for n in range(10))
+    assert len(set(stack.mailbox.tokens())) == 10
+    assert {(row.status, row.attempts) for row in rows} == {("dispatched", 1)}
 
 
 async def test_an_email_carries_a_single_use_link_in_the_persons_language() -> None:

@@ -120,7 +120,17 @@ class Settings(ServiceSettings):
         default=1.0, gt=0, le=60, description="Seconds between two looks for due work."
     )
     timer_batch_size: int = Field(
-        default=20, ge=1, le=1000, description="Most items of one kind the timer takes per pass."
+        default=20,
+        ge=1,
+        le=1000,
+        description="Most items of one kind the timer takes per pass; after a full pass it "
+        "looks again at once.",
+    )
+    dispatch_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        description="Links the timer sends at once, each in its own transaction (SKIP LOCKED).",
     )
     reception_retention: timedelta = Field(
         default=timedelta(days=90),

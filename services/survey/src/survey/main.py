@@ -37,21 +37,46 @@ Step = Callable[[AsyncSession, datetime], Awaitable[int]]
 
 async def _run_step(
     sessionmaker: async_sessionmaker[AsyncSession], kind: str, step: Step, limit: int
-) -> None:
-    """Do due work of one kind, one transaction per item, until none is due or the batch is done."""
+) -> int:
+    """Do due work of one kind, one transaction per item, until none is due or the batch is done.
+
+    Return how many items were done.
+    """
+    done_in_all = 0
     for _ in range(limit):
         try:
             async with sessionmaker.begin() as session:
                 done = await step(session, datetime.now(UTC))
         except (SQLAlchemyError, OSError) as exc:
             log.warning("survey timer (%s) cannot reach the database: %r", kind, exc)
-            return
+            break
         except Exception:  # noqa: BLE001 - the timer must outlive one bad item
             log.exception("survey timer (%s) failed on an item; retrying later", kind)
-            return
+            break
         TIMER_WORK.labels(kind).inc(done)
+        done_in_all += done
         if not done:
-            return
+            break
+    return done_in_all
+
+
+async def _run_steps_at_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    kind: str,
+    step: Step,
+    limit: int,
+    workers: int,
+) -> int:
+    """Share a batch among workers that each take their items with SKIP LOCKED; return the total.
+
+    Sending a link waits on intake and on the mail or message server, not on this process: one
+    at a time, those waits and not the work would set how many links go out per second.
+    """
+    shares = [limit // workers + (1 if n < limit % workers else 0) for n in range(workers)]
+    done = await asyncio.gather(
+        *(_run_step(sessionmaker, kind, step, share) for share in shares if share)
+    )
+    return sum(done)
 
 
 async def run_timers_forever(
@@ -79,12 +104,16 @@ async def run_timers_forever(
     loop = asyncio.get_running_loop()
     next_purge = loop.time()
     while not stopping.is_set():
-        await _run_step(sessionmaker, "dispatch", dispatch, limit)
+        dispatched = await _run_steps_at_once(
+            sessionmaker, "dispatch", dispatch, limit, settings.dispatch_concurrency
+        )
         await _run_step(sessionmaker, "expire", expire, 1)
-        await _run_step(sessionmaker, "followup", followup, limit)
+        opened = await _run_step(sessionmaker, "followup", followup, limit)
         if loop.time() >= next_purge:
             await _run_step(sessionmaker, "purge", purge, 1)
             next_purge = loop.time() + PURGE_EVERY
+        if dispatched >= limit or opened >= limit:
+            continue  # a full batch: more may be due already
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(settings.timer_interval):
                 await stopping.wait()
