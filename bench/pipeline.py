@@ -51,8 +51,11 @@ LADDER: list[float] = [
     1500,
     2000,
 ]
-FIRST_RATE = 50.0
-"""Where the search starts: the last full run sustained 100/s, so its steps go 50, 100, 200..."""
+FIRST_RATE = 100.0
+"""Where the search starts: the last full run sustained 300/s, so its steps go 100, 200, 300, 500.
+
+Climbing two rungs at a time it measures the fixed rates (100/s and 300/s) on the way up.
+"""
 OUTBOX = "intake outbox"
 
 

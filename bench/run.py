@@ -354,7 +354,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         intake_seconds=15 if quick else 60,
         intake_instances=1,
         pipeline_rates=[100] if quick else [100, 300],
-        pipeline_search=0 if quick else 3,
+        pipeline_search=0 if quick else 4,
         pipeline_seconds=20 if quick else 30,
         lifecycle_rate=30,
         lifecycle_seconds=45,
