@@ -2,6 +2,12 @@
 # The image holds the event library and that one service, installed with the pinned versions.
 # The simulator of customers and agents (a development tool, never in a service's image) is the
 # target `simulator`: docker build --target simulator -t atende-simulator .
+#
+# Base image: pin by digest before a production build, e.g. every `FROM python:3.11-slim` as
+# `FROM python:3.11-slim@sha256:<digest>` with the digest of `docker buildx imagetools inspect
+# python:3.11-slim` on the day of the release (and let a bot such as Renovate move it). It is not
+# pinned here because no current digest could be verified from this repository's build machine;
+# an unverified digest would be worse than none.
 FROM python:3.11-slim AS simulator-build
 WORKDIR /src
 COPY constraints.txt ./

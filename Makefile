@@ -13,7 +13,7 @@ export ATENDE_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(KAFKA_PORT),19092)
 export ATENDE_PG_PORT ?= $(or $(PG_PORT),15432)
 
 .PHONY: help venv tools infra-up infra-down infra-status topics sweep-topics migrate schemas schemas-check \
-        lint fmt test test-unit run stop status logs bench bench-quick clean
+        lint fmt test test-unit run stop status logs bench bench-quick faults eval-routing clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -60,7 +60,7 @@ schemas-check: venv ## Fail when the committed schemas differ from the code or c
 lint: venv ## ruff (lint and format check) and mypy --strict
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy libs/events/src $(foreach s,$(SERVICES),services/$(s)/src) tests bench simulator
+	@$(VENV)/bin/mypy libs/events/src $(foreach s,$(SERVICES),services/$(s)/src) tests bench simulator faults
 
 fmt: venv ## Format and autofix with ruff
 	@$(VENV)/bin/ruff format .
@@ -92,6 +92,12 @@ bench: venv infra-up ## The full benchmark (about 40 minutes): prints a table, w
 
 bench-quick: venv infra-up ## A 5-minute subset of the benchmark, for a change's before and after
 	@$(PY) -m bench.run --quick
+
+faults: venv ## Fault scenarios under load on a private system (about 40 min); FAULTS_ARGS=--help
+	@$(PY) -m faults.run $(FAULTS_ARGS)
+
+eval-routing: venv ## Routing's accuracy per demand type and urgent-flag recall, held-out set
+	@$(PY) -m bench.eval_routing
 
 clean: stop ## Stop everything and remove the data under .run/ (the jar cache is kept)
 	@bash $(INFRA) clean

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from analytics import domain, rollups
 from atende_events import samples
+from atende_events.calendar import business_day_seconds
 from atende_events.db import make_engine
 from atende_events.envelope import EventData, encode, key_of, new_event
 from atende_events.kafka import delete_topics, ensure_topics, make_producer
@@ -64,7 +65,7 @@ from bench.system import (
 )
 
 ZONE = ZoneInfo("America/Sao_Paulo")
-CALENDAR = domain.brazil_calendar("America/Sao_Paulo")
+CALENDAR = domain.business_calendar("America/Sao_Paulo")
 YEAR = 2025
 DATABASE = "bench_analytics_kpis"
 REPLAY_DATABASE = "bench_analytics_replay"
@@ -705,6 +706,7 @@ async def _analytics(url: str, namespace: str) -> AsyncIterator[str]:
         "ANALYTICS_TOPIC_NAMESPACE": namespace,
         "ANALYTICS_CONSUMER_GROUP": f"{namespace}atende-analytics-{uuid.uuid4().hex[:6]}",
         "ANALYTICS_LOG_LEVEL": "WARNING",
+        "ANALYTICS_ENVIRONMENT": "development",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / "analytics.log", "ab") as log:  # noqa: ASYNC230 - a log file handle
@@ -841,7 +843,7 @@ async def bulk_seed(count: int, *, seed: int, workers: int = 2) -> dict[str, Any
                 session,
                 time_zone=ZONE.key,
                 answer_targets=ANSWER_TARGETS,
-                resolve_within_seconds=2 * CALENDAR.day_seconds,
+                resolve_within_seconds=2 * business_day_seconds(CALENDAR),
             )
         async with engine.connect() as connection_:
             await connection_.execution_options(isolation_level="AUTOCOMMIT")

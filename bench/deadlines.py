@@ -9,7 +9,8 @@ phone's 20 s and the chat's 60 s policies) whose deadlines fall over the coming 
 seconds, and regulatory and operational resolution clocks due in days for the rest. The idle
 CPU is measured again with every clock running and none due; then each breach is timed as the
 moment an outside Kafka consumer fetches `sla.breached` minus the clock's `due_at`. The service
-waits `SLA_BREACH_GRACE` (2 s by default) past a deadline on purpose; that wait is included.
+waits `SLA_BREACH_GRACE` (2 s by default) past a deadline on purpose, and until the watermarks
+of intake and routing (sent every second, 2 s behind) pass the deadline; both waits are included.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ COLUMNS = [
     "interaction_id",
     "kind",
     "clock_type",
+    "regime",
     "policy_id",
     "started_at",
     "budget_seconds",
@@ -59,6 +61,7 @@ def _row(
         interaction,
         kind,
         clock_type,
+        "operational" if kind == "operational" else "rn623",  # the policies seeded are RN 623's
         policy,
         start,
         budget,
@@ -140,8 +143,9 @@ async def _idle_cpu(sla_pid: int, dsn: str, database: str, seconds: float) -> di
 async def deadlines_run(
     *, clocks: int, due: int, window: float, idle_seconds: float
 ) -> DeadlineRun:
-    """One run of item 5 on a fresh sla."""
-    async with system(["sla"]) as running:
+    """One run of item 5 on a fresh sla, with the idle intake and routing whose watermarks
+    tell sla that no stop event is on its way (a breach waits for them, as in production)."""
+    async with system(["intake", "routing", "sla"]) as running:
         observer = Observer(running.namespace, topics=[SLA])
         await observer.start()
         try:

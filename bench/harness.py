@@ -49,7 +49,7 @@ def say(message: str) -> None:
 
 def service_key(service: str, scope: str) -> str:
     """A development API key of the service holding the scope (from its own Settings)."""
-    settings = importlib.import_module(f"{service}.config").Settings()
+    settings = importlib.import_module(f"{service}.config").Settings(environment="development")
     for key, scopes in settings.api_keys.items():
         if scope in scopes:
             return str(key)

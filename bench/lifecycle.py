@@ -27,7 +27,7 @@ from atende_events.kafka import TopicPartition
 from bench.harness import Figure, intake_headers, loadgen, pct, say, service_key
 from bench.observe import LagProbe, Observer, Seen
 from bench.system import SERVICES, free_port, system
-from simulator.agents import CAPACITY, REASONS, make_team
+from simulator.agents import CAPACITY, REASONS, conclusive_answer, make_team
 from simulator.respondents import Respondents, serve_webhook, start_mail_sink
 
 
@@ -64,6 +64,7 @@ class Team:
                 "resolution": "resolved",
                 "reason_code": self.rng.choice(reasons),
                 "notes": "Atendimento concluído pelo benchmark.",
+                **conclusive_answer(self.rng),
             }
             done = await self.client.post(f"{path}/complete", json=body, headers=self.headers)
             if done.status_code >= 400:

@@ -140,6 +140,9 @@ async def system(
                 f"{prefix}_TOPIC_NAMESPACE": namespace,
                 f"{prefix}_CONSUMER_GROUP": running.group(service),
                 f"{prefix}_LOG_LEVEL": "WARNING",
+                # Development keys and password; no rate limit, since the bench measures capacity.
+                f"{prefix}_ENVIRONMENT": "development",
+                f"{prefix}_RATE_LIMITS": "{}",
                 **{
                     k: v.format(**urls)
                     for k, v in (settings or {}).items()

@@ -34,6 +34,35 @@ REASONS = {
     "default": ["answered", "authorized", "information_given", "debt_renegotiated"],
 }
 
+ANSWERS: list[dict[str, str]] = [
+    {
+        "outcome": "authorised",
+        "answer": "Seu pedido foi autorizado. A guia já está liberada na rede credenciada.",
+    },
+    {
+        "outcome": "informed",
+        "answer": "Informamos que a segunda via do boleto foi enviada e vence em 10 dias.",
+    },
+    {
+        "outcome": "partially_authorised",
+        "answer": "Autorizamos 10 das 20 sessões pedidas; as demais dependem de nova avaliação.",
+        "denial_reason": "session_limit",
+        "legal_basis": "Contrato, cláusula 9.2",
+    },
+    {
+        "outcome": "denied",
+        "answer": "O procedimento foi negado: ele não consta do Rol da ANS nem do seu contrato.",
+        "denial_reason": "not_covered",
+        "legal_basis": "Lei 9.656/1998, art. 10",
+    },
+]
+"""Conclusive answers a virtual agent gives, weighted towards authorisations and information."""
+
+
+def conclusive_answer(rng: random.Random) -> dict[str, str]:
+    """Pick a conclusive answer (outcome, written answer and, for a denial, its grounds)."""
+    return dict(rng.choices(ANSWERS, weights=(6, 6, 1, 1))[0])
+
 
 @dataclass
 class Agent:
@@ -172,12 +201,16 @@ class AgentDesk:
             return
         queue = assignment["queue"]
         reasons = REASONS["sucesso_cliente" if queue == "sucesso_cliente" else "default"]
+        resolved = agent.rng.random() < 0.9
         body = {
             **actor,
-            "resolution": "resolved" if agent.rng.random() < 0.9 else "unresolved",
+            "resolution": "resolved" if resolved else "unresolved",
             "sensitive": agent.rng.random() < 0.02,
             "reason_code": agent.rng.choice(reasons),
-            "notes": "Atendimento concluído pelo simulador.",
+            "notes": "Atendimento concluído pelo simulador."
+            if resolved
+            else "Sem resposta possível agora; devolvo à fila.",
+            **(conclusive_answer(agent.rng) if resolved else {}),
         }
         if await self._call(client, "POST", f"{path}/complete", body) is not None:
             agent.completed += 1

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
 from atende_events.kafka import KafkaError, delete_topics
 from tests.infra import KAFKA_BOOTSTRAP, PG_HOST, PG_PORT, SCRATCH_PREFIXES
+
+# The services default to production; the tests run them as a developer does, with the dev-
+# keys and the local cluster's password. A test of production passes environment="production".
+# Processes the tests start inherit this; `make run` under test sets its own (services.sh).
+for _service in ("INTAKE", "ROUTING", "SLA", "SURVEY", "ANALYTICS"):
+    os.environ.setdefault(f"{_service}_ENVIRONMENT", "development")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

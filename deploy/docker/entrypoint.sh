@@ -4,8 +4,8 @@ set -eu
 case "${1:-serve}" in
   serve)
     # exec: uvicorn replaces the shell as PID 1 and gets SIGTERM itself, so it drains cleanly.
-    exec uvicorn "${SERVICE}.main:create_app" --factory --host 0.0.0.0 --port "${PORT}" \
-      --no-access-log --timeout-graceful-shutdown 20
+    # atende_events.serve: uvicorn with the connection and header limits of the service's settings.
+    exec python -m atende_events.serve "${SERVICE}.main:create_app" --host 0.0.0.0 --port "${PORT}"
     ;;
   migrate)
     exec alembic -c /app/alembic.ini upgrade head

@@ -30,10 +30,10 @@ def _dev_keys(settings: Any) -> list[tuple[str, list[str]]]:
 
 
 def dashboard_line(analytics: Any) -> str:
-    """The dashboard's address, with a dev key that may read the KPIs when there is one."""
+    """The dashboard's address and the dev key to type into it (never put in the address)."""
     url = f"http://127.0.0.1:{analytics.port}/dashboard"
     keys = [key for key, scopes in _dev_keys(analytics) if "kpis:read" in scopes]
-    return f"{url}?key={keys[0]}" if keys else f"{url}  (give it a key with kpis:read)"
+    return f"{url}  (key: {keys[0]})" if keys else f"{url}  (give it a key with kpis:read)"
 
 
 def simulator_lines(env: dict[str, str]) -> list[str]:

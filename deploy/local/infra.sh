@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Local infrastructure for Atende: one Apache Kafka node (KRaft, broker+controller, jars from Maven
-# Central) and one PostgreSQL cluster, both project-local under $ATENDE_RUN_DIR (default <repo>/.run),
-# both listening on 127.0.0.1 only. Data survives down/up; `clean` wipes it.
+# Local infrastructure for Atende: Apache Kafka (KRaft, combined broker+controller nodes, jars from
+# Maven Central; one node, or a cluster of several) and one PostgreSQL cluster, both project-local
+# under $ATENDE_RUN_DIR (default <repo>/.run), all listening on 127.0.0.1 only. Data survives
+# down/up; `clean` wipes it.
 #
-# Usage: deploy/local/infra.sh {up|down|status|env|clean|kafka-up|kafka-down|pg-up|pg-down}
+# Usage: deploy/local/infra.sh {up|down|status|env|clean|kafka-up|kafka-down|pg-up|pg-down} [BROKERS]
+#        deploy/local/infra.sh {kafka-node-up|kafka-node-down} N
+# BROKERS (or KAFKA_BROKERS) is how many Kafka nodes to run: 1 (default) or e.g. 3, a cluster on
+# loopback whose topics can be replicated 3 times with min.insync.replicas 2
+# (ATENDE_TOPIC_REPLICATION_FACTOR=3 ATENDE_TOPIC_MIN_INSYNC_REPLICAS=2 make topics).
 #
 # Environment (all optional):
 #   ATENDE_RUN_DIR         state, data and logs              (default <repo>/.run)
@@ -11,9 +16,12 @@
 #                          jars go to $ATENDE_CACHE_DIR/kafka-<version>/lib
 #   KAFKA_PORT             broker listener                   (default 19092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener         (default 19093)
+#   KAFKA_BROKERS          Kafka nodes                       (default 1; node n of a cluster listens
+#                          on KAFKA_PORT+2(n-1) and KAFKA_CONTROLLER_PORT+2(n-1))
 #   PG_PORT                PostgreSQL                        (default 15432)
-# Ports chosen at the last successful start are remembered, so `env`/`status`/`down` agree with a
-# server started with non-default ports even when the variables are no longer set.
+# Ports (and the broker count) chosen at the last successful start are remembered, so
+# `env`/`status`/`down` agree with a server started with non-default ports even when the variables
+# are no longer set.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -104,13 +112,23 @@ resolve_ports() {
   KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-${saved:-19093}}"
   saved="$(saved_value "$RUN_DIR/pg.port.env" PG_PORT)"
   PG_PORT="${PG_PORT:-${saved:-15432}}"
-  local p
+  saved="$(saved_value "$KAFKA_DIR/ports.env" KAFKA_BROKERS)"
+  KAFKA_BROKERS="${KAFKA_BROKERS:-${saved:-1}}"
+  [[ "$KAFKA_BROKERS" =~ ^[1-9]$ ]] || die "invalid KAFKA_BROKERS '$KAFKA_BROKERS': a number of Kafka nodes, 1-9."
+  local p n all=" "
   for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$PG_PORT"; do
     if ! [[ "$p" =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then
       die "invalid port '$p': ports must be numbers 1-65535."
     fi
   done
   [[ "$KAFKA_PORT" != "$KAFKA_CONTROLLER_PORT" ]] || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ."
+  for ((n = 0; n < KAFKA_BROKERS; n++)); do
+    for p in $((KAFKA_PORT + 2 * n)) $((KAFKA_CONTROLLER_PORT + 2 * n)); do
+      ((p <= 65535)) || die "Kafka node $((n + 1)) would listen on port $p, beyond 65535; lower KAFKA_PORT / KAFKA_CONTROLLER_PORT."
+      [[ "$all" != *" $p "* ]] || die "Kafka ports collide at $p: with KAFKA_BROKERS=$KAFKA_BROKERS node n listens on KAFKA_PORT+2(n-1) and KAFKA_CONTROLLER_PORT+2(n-1); pick ports whose parity differs (e.g. 19092 and 19093)."
+      all+="$p "
+    done
+  done
 }
 
 # Serialise concurrent invocations (e.g. two test runs starting the infra at the same moment).
@@ -190,12 +208,48 @@ kafka_fetch_jars() {
   log "cached $(find "$KAFKA_LIB" -name '*.jar' | wc -l) jars"
 }
 
+# One node (broker+controller) at a time: kafka_node <n> points these at node n, so that every
+# function below serves the single local broker and each node of a local cluster alike.
+#   KAFKA_BROKERS=1 (default): node 1 lives in $KAFKA_DIR (data, server.properties), pid kafka.pid,
+#     logs $LOG_DIR/kafka, ports KAFKA_PORT and KAFKA_CONTROLLER_PORT: the layout of earlier versions.
+#   KAFKA_BROKERS=3: node n lives in $KAFKA_DIR/node-n, pid kafka-n.pid, logs $LOG_DIR/kafka/node-n,
+#     broker port KAFKA_PORT+2(n-1) and controller port KAFKA_CONTROLLER_PORT+2(n-1) (19092/19093,
+#     19094/19095, 19096/19097 by default); the three controllers form the KRaft quorum.
+kafka_node() { # <n>
+  NODE="$1"
+  NODE_PORT=$((KAFKA_PORT + 2 * (NODE - 1)))
+  NODE_CPORT=$((KAFKA_CONTROLLER_PORT + 2 * (NODE - 1)))
+  if ((KAFKA_BROKERS == 1)); then
+    NODE_DIR="$KAFKA_DIR"
+    NODE_PID_FILE="$KAFKA_PID_FILE"
+    NODE_LOG_DIR="$KAFKA_LOG_DIR"
+    NODE_NAME="Kafka"
+  else
+    NODE_DIR="$KAFKA_DIR/node-$NODE"
+    NODE_PID_FILE="$RUN_DIR/kafka-$NODE.pid"
+    NODE_LOG_DIR="$KAFKA_LOG_DIR/node-$NODE"
+    NODE_NAME="Kafka node $NODE"
+  fi
+  NODE_DATA="$NODE_DIR/data"
+}
+
+kafka_nodes() { seq 1 "$KAFKA_BROKERS"; }
+
+# Every node's client address, as clients take them (bootstrap.servers).
+kafka_bootstrap() {
+  local n list=""
+  for n in $(kafka_nodes); do
+    list+="${list:+,}127.0.0.1:$((KAFKA_PORT + 2 * (n - 1)))"
+  done
+  printf '%s' "$list"
+}
+
 # JVM flags of Kafka's own start scripts, with a heap sized for a dev box.
 kafka_jvm_opts() {
   KAFKA_JVM_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15
-    -Djava.awt.headless=true -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties"
-    -Dkafka.logs.dir="$KAFKA_LOG_DIR")
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$NODE_DIR/log4j2.properties"
+    -Dkafka.logs.dir="$NODE_LOG_DIR")
 }
 
 # Runs a Kafka main class with the cached jars. The classpath wildcard is expanded by the JVM, so it
@@ -205,29 +259,44 @@ kafka_java() {
 }
 
 kafka_write_config() {
-  mkdir -p "$KAFKA_DIR" "$KAFKA_DATA" "$KAFKA_LOG_DIR"
+  mkdir -p "$NODE_DIR" "$NODE_DATA" "$NODE_LOG_DIR"
+  local quorum replicas min_isr n
+  if ((KAFKA_BROKERS == 1)); then
+    quorum="controller.quorum.bootstrap.servers=127.0.0.1:$NODE_CPORT"
+    replicas=1
+    min_isr=1
+  else
+    quorum="controller.quorum.voters="
+    for n in $(kafka_nodes); do
+      quorum+="$n@127.0.0.1:$((KAFKA_CONTROLLER_PORT + 2 * (n - 1))),"
+    done
+    quorum="${quorum%,}"
+    replicas="$KAFKA_BROKERS"
+    min_isr=$((KAFKA_BROKERS >= 3 ? 2 : 1))
+  fi
   # Regenerated on every start so that edits here (and port changes) take effect.
-  cat >"$KAFKA_DIR/server.properties" <<EOF
+  cat >"$NODE_DIR/server.properties" <<EOF
 # Generated by deploy/local/infra.sh on every start; edit the script, not this file.
-# One combined KRaft node (broker + controller) on loopback.
+# A combined KRaft node (broker + controller) on loopback, node $NODE of $KAFKA_BROKERS.
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$NODE
+$quorum
+listeners=PLAINTEXT://127.0.0.1:$NODE_PORT,CONTROLLER://127.0.0.1:$NODE_CPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$NODE_PORT,CONTROLLER://127.0.0.1:$NODE_CPORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$KAFKA_DATA
+log.dirs=$NODE_DATA
 
 # Defaults are sized for three brokers; a single node must lower them or internal topics never form.
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-default.replication.factor=1
-min.insync.replicas=1
+# A cluster keeps every internal topic on all its nodes, and an acknowledged write on two of them.
+offsets.topic.replication.factor=$replicas
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$min_isr
+default.replication.factor=$replicas
+min.insync.replicas=$min_isr
 
 # Topics are created explicitly: a misspelt topic name must fail, not appear silently.
 auto.create.topics.enable=false
@@ -248,7 +317,7 @@ EOF
 
   # log4j2 (properties format: no YAML jar needed). Everything at INFO goes to server.log (rolled);
   # the console, which ends up in kafka.out, only carries warnings and errors.
-  cat >"$KAFKA_DIR/log4j2.properties" <<'EOF'
+  cat >"$NODE_DIR/log4j2.properties" <<'EOF'
 # Generated by deploy/local/infra.sh.
 status = warn
 name = atende-local-kafka
@@ -288,27 +357,31 @@ logger.authorizer.level = WARN
 logger.config.name = org.apache.kafka.common.config.AbstractConfig
 logger.config.level = WARN
 EOF
-  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" >"$KAFKA_DIR/ports.env"
+  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_BROKERS=%s\n' \
+    "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_BROKERS" >"$KAFKA_DIR/ports.env"
 }
 
 # Formats the KRaft log directory once. The cluster id is kept in a file so that a later format (for
-# instance after a crash left the data dir half-written) reuses the same id.
+# instance after a crash left the data dir half-written) reuses the same id; every node of a
+# cluster is formatted with it.
 kafka_format_storage() {
-  if [[ -f "$KAFKA_DATA/meta.properties" ]]; then
+  if [[ -f "$NODE_DATA/meta.properties" ]]; then
     return 0
   fi
-  local id_file="$KAFKA_DIR/cluster.id" id
+  local id_file="$KAFKA_DIR/cluster.id" id mode=()
   if [[ ! -s "$id_file" ]]; then
-    id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$KAFKA_LOG_DIR/format.log" | tail -n 1)"
+    id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$NODE_LOG_DIR/format.log" | tail -n 1)"
     [[ "$id" =~ ^[A-Za-z0-9_-]{22}$ ]] \
-      || die "could not generate a Kafka cluster id (got '$id'); see $KAFKA_LOG_DIR/format.log"
+      || die "could not generate a Kafka cluster id (got '$id'); see $NODE_LOG_DIR/format.log"
     printf '%s\n' "$id" >"$id_file"
   fi
   id="$(tr -d '[:space:]' <"$id_file")"
-  log "formatting Kafka storage in $KAFKA_DATA (cluster id $id)"
-  kafka_java kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" \
-    --standalone --ignore-formatted >>"$KAFKA_LOG_DIR/format.log" 2>&1 \
-    || { show_log_tail "$KAFKA_LOG_DIR/format.log"; die "formatting Kafka storage failed; if $KAFKA_DIR is damaged, run '$0 clean' (deletes local data) and retry."; }
+  # --standalone goes with controller.quorum.bootstrap.servers (one node); static voters take none.
+  ((KAFKA_BROKERS == 1)) && mode=(--standalone)
+  log "formatting $NODE_NAME storage in $NODE_DATA (cluster id $id)"
+  kafka_java kafka.tools.StorageTool format -t "$id" -c "$NODE_DIR/server.properties" \
+    "${mode[@]}" --ignore-formatted >>"$NODE_LOG_DIR/format.log" 2>&1 \
+    || { show_log_tail "$NODE_LOG_DIR/format.log"; die "formatting Kafka storage failed; if $KAFKA_DIR is damaged, run '$0 clean' (deletes local data) and retry."; }
 }
 
 # When a process started, as a time stamp kafka_started_since compares.
@@ -316,45 +389,45 @@ kafka_pid_started() { # <pid>
   date -d "$(ps -o lstart= -p "$1")" '+%Y-%m-%d %H:%M:%S'
 }
 
-# Pid of our broker if it is alive (guards against a stale pid file whose pid was reused).
+# Pid of the current node if it is alive (guards against a stale pid file whose pid was reused).
 kafka_pid() {
   local pid cmdline
-  [[ -f "$KAFKA_PID_FILE" ]] || return 1
-  pid="$(tr -d '[:space:]' <"$KAFKA_PID_FILE")"
+  [[ -f "$NODE_PID_FILE" ]] || return 1
+  pid="$(tr -d '[:space:]' <"$NODE_PID_FILE")"
   [[ "$pid" =~ ^[0-9]+$ ]] && proc_alive "$pid" || return 1
   cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
   [[ "$cmdline" == *" kafka.Kafka "* ]] && printf '%s' "$pid"
 }
 
-# Tells whether the broker logged that it started at or after $1 ("YYYY-mm-dd HH:MM:SS", the
+# Tells whether the node logged that it started at or after $1 ("YYYY-mm-dd HH:MM:SS", the
 # broker's clock and zone are ours). Every server.log* file written since is read: the log may
 # roll over while a broker with many partitions starts, and the line can land in a rolled file.
 kafka_started_since() { # <time stamp>
   local files
-  mapfile -t files < <(find "$KAFKA_LOG_DIR" -maxdepth 1 -name 'server.log*' -newermt "$1")
+  mapfile -t files < <(find "$NODE_LOG_DIR" -maxdepth 1 -name 'server.log*' -newermt "$1")
   ((${#files[@]})) || return 1
   cat "${files[@]}" \
     | grep -F -e 'Kafka Server started' -e 'Transition from STARTING to STARTED' \
     | awk -v since="[$1" '$0 >= since { found = 1 } END { exit !found }'
 }
 
-# Waits until the broker logged its start-up (at or after time stamp $2) and the port answers.
+# Waits until the node logged its start-up (at or after time stamp $2) and the port answers.
 # The timeout counts seconds without progress: a broker recovering many partitions keeps writing
 # "(N/M completed ...)" lines and may rightly take longer than that in all.
 kafka_wait_ready() { # <pid> <start time stamp>
   local pid="$1" since="$2" waited=0 idle=0 size last_size=-1 loaded
-  local server_log="$KAFKA_LOG_DIR/server.log"
-  printf '[infra] waiting for Kafka on 127.0.0.1:%s ' "$KAFKA_PORT"
+  local server_log="$NODE_LOG_DIR/server.log"
+  printf '[infra] waiting for %s on 127.0.0.1:%s ' "$NODE_NAME" "$NODE_PORT"
   while ((idle < KAFKA_READY_TIMEOUT && waited < KAFKA_READY_LIMIT)); do
     if ! proc_alive "$pid"; then
       printf '\n'
-      show_log_tail "$KAFKA_LOG_DIR/kafka.out" "$server_log"
-      rm -f "$KAFKA_PID_FILE"
-      die "Kafka exited during start-up (see the log above and $KAFKA_LOG_DIR). Fix the cause and run '$0 kafka-up' again
+      show_log_tail "$NODE_LOG_DIR/kafka.out" "$server_log"
+      rm -f "$NODE_PID_FILE"
+      die "$NODE_NAME exited during start-up (see the log above and $NODE_LOG_DIR). Fix the cause and run '$0 kafka-up' again
         (if the local data is damaged and disposable, '$0 clean' resets it)."
     fi
     # Only this start counts: the logs keep the lines of earlier starts.
-    if kafka_started_since "$since" && port_open "$KAFKA_PORT"; then
+    if kafka_started_since "$since" && port_open "$NODE_PORT"; then
       printf ' ready after %ss\n' "$waited"
       return 0
     fi
@@ -369,81 +442,122 @@ kafka_wait_ready() { # <pid> <start time stamp>
     fi
   done
   printf '\n'
-  show_log_tail "$KAFKA_LOG_DIR/kafka.out" "$server_log"
-  die "Kafka did not become ready (${waited}s in all, ${idle}s without progress; it is still running as pid $pid).
+  show_log_tail "$NODE_LOG_DIR/kafka.out" "$server_log"
+  die "$NODE_NAME did not become ready (${waited}s in all, ${idle}s without progress; it is still running as pid $pid).
         Read the logs above, then '$0 kafka-down' and retry; a slow machine may simply need another try."
 }
 
-kafka_up() {
-  kafka_paths
+# Starts the current node in the background unless it runs; prints "<pid> <time stamp>" of a start
+# to wait for (nothing when it was running and answering already).
+kafka_launch_node() {
   local pid
   if pid="$(kafka_pid)"; then
-    if port_open "$KAFKA_PORT"; then
-      log "Kafka already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
+    if port_open "$NODE_PORT"; then
+      log "$NODE_NAME already running (pid $pid, 127.0.0.1:$NODE_PORT)" >&2
       return 0
     fi
     # Alive but not listening yet: probably a start in progress; wait for it instead of starting twice.
-    kafka_wait_ready "$pid" "$(kafka_pid_started "$pid")"
+    printf '%s %s\n' "$pid" "$(kafka_pid_started "$pid")"
     return 0
   fi
-  rm -f "$KAFKA_PID_FILE"
-
-  find_java
-  require_free_port "$KAFKA_PORT" "the Kafka broker" KAFKA_PORT
-  require_free_port "$KAFKA_CONTROLLER_PORT" "the Kafka controller" KAFKA_CONTROLLER_PORT
-  kafka_fetch_jars
+  rm -f "$NODE_PID_FILE"
+  require_free_port "$NODE_PORT" "the broker of $NODE_NAME" KAFKA_PORT
+  require_free_port "$NODE_CPORT" "the controller of $NODE_NAME" KAFKA_CONTROLLER_PORT
   kafka_jvm_opts
   kafka_write_config
-  kafka_format_storage
+  kafka_format_storage >&2
 
   local since
   since="$(date '+%Y-%m-%d %H:%M:%S')"
-  log "starting Kafka $KAFKA_VERSION (logs: $KAFKA_LOG_DIR)"
+  log "starting $NODE_NAME, Kafka $KAFKA_VERSION (logs: $NODE_LOG_DIR)" >&2
   # setsid + nohup: the broker outlives this script and the terminal (Ctrl-C in `make run` must not
   # kill it); `down` stops it by pid.
-  setsid nohup "$JAVA" "${KAFKA_JVM_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
-    >"$KAFKA_LOG_DIR/kafka.out" 2>&1 </dev/null 9>&- &
+  setsid nohup "$JAVA" "${KAFKA_JVM_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$NODE_DIR/server.properties" \
+    >"$NODE_LOG_DIR/kafka.out" 2>&1 </dev/null 9>&- &
   pid=$!
-  printf '%s\n' "$pid" >"$KAFKA_PID_FILE"
-  kafka_wait_ready "$pid" "$since"
-  log "Kafka running (pid $pid, bootstrap 127.0.0.1:$KAFKA_PORT)"
+  printf '%s\n' "$pid" >"$NODE_PID_FILE"
+  printf '%s %s\n' "$pid" "$since"
 }
 
-kafka_down() {
+# Starts every node that does not run (all of them first: a cluster's controllers need a majority
+# before any node reports started), then waits for each.
+kafka_up() {
+  kafka_paths
+  find_java
+  kafka_fetch_jars
+  local n started=() entry pid since
+  for n in $(kafka_nodes); do
+    kafka_node "$n"
+    # (In a subshell, for its output: the node it starts is detached and records its own pid.)
+    entry="$(kafka_launch_node)" || exit 1
+    [[ -n "$entry" ]] && started+=("$n $entry")
+  done
+  for entry in "${started[@]}"; do
+    read -r n pid since <<<"$entry"
+    kafka_node "$n"
+    kafka_wait_ready "$pid" "$since"
+    log "$NODE_NAME running (pid $pid, 127.0.0.1:$NODE_PORT)"
+  done
+  ((${#started[@]})) && log "Kafka bootstrap: $(kafka_bootstrap)"
+  return 0
+}
+
+kafka_node_down() { # stops the current node: SIGTERM (a controlled shutdown), SIGKILL after a while
   local pid waited=0
   if ! pid="$(kafka_pid)"; then
-    rm -f "$KAFKA_PID_FILE"
-    log "Kafka not running"
+    rm -f "$NODE_PID_FILE"
+    log "$NODE_NAME not running"
     return 0
   fi
-  log "stopping Kafka (pid $pid)"
+  log "stopping $NODE_NAME (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true   # SIGTERM = controlled shutdown
   while proc_alive "$pid" && ((waited < KAFKA_STOP_TIMEOUT)); do
     sleep 1
     waited=$((waited + 1))
   done
   if proc_alive "$pid"; then
-    warn "Kafka did not stop within ${KAFKA_STOP_TIMEOUT}s; killing it with SIGKILL (its next start will run log recovery)"
+    warn "$NODE_NAME did not stop within ${KAFKA_STOP_TIMEOUT}s; killing it with SIGKILL (its next start will run log recovery)"
     kill -KILL "$pid" 2>/dev/null || true
     local i
     for ((i = 0; i < 50; i++)); do proc_alive "$pid" || break; sleep 0.2; done
-    ! proc_alive "$pid" || die "Kafka (pid $pid) survived SIGKILL; check it with 'ps -p $pid'."
+    ! proc_alive "$pid" || die "$NODE_NAME (pid $pid) survived SIGKILL; check it with 'ps -p $pid'."
   fi
-  rm -f "$KAFKA_PID_FILE"
-  log "Kafka stopped after ${waited}s"
+  rm -f "$NODE_PID_FILE"
+  log "$NODE_NAME stopped after ${waited}s"
+}
+
+kafka_down() {
+  local n pid
+  if ((KAFKA_BROKERS > 1)); then
+    # All nodes at once: stopped one by one, the last would wait for a controller quorum that left
+    # with the others, and be killed after KAFKA_STOP_TIMEOUT.
+    for n in $(kafka_nodes); do
+      kafka_node "$n"
+      if pid="$(kafka_pid)"; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+  fi
+  for n in $(kafka_nodes); do
+    kafka_node "$n"
+    kafka_node_down
+  done
 }
 
 kafka_status() {
-  local pid
-  if pid="$(kafka_pid)"; then
-    if port_open "$KAFKA_PORT"; then
-      printf 'kafka:      running  127.0.0.1:%s  pid %s\n' "$KAFKA_PORT" "$pid"
+  local pid n
+  for n in $(kafka_nodes); do
+    kafka_node "$n"
+    local label="kafka:"
+    ((KAFKA_BROKERS == 1)) || label="kafka-$n:"
+    if pid="$(kafka_pid)"; then
+      if port_open "$NODE_PORT"; then
+        printf '%-11s running  127.0.0.1:%s  pid %s\n' "$label" "$NODE_PORT" "$pid"
+      else
+        printf '%-11s starting 127.0.0.1:%s  pid %s (port not answering yet)\n' "$label" "$NODE_PORT" "$pid"
+      fi
     else
-      printf 'kafka:      starting 127.0.0.1:%s  pid %s (port not answering yet)\n' "$KAFKA_PORT" "$pid"
+      printf '%-11s stopped  127.0.0.1:%s\n' "$label" "$NODE_PORT"
     fi
-  else
-    printf 'kafka:      stopped  127.0.0.1:%s\n' "$KAFKA_PORT"
-  fi
+  done
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -657,7 +771,7 @@ pg_status() {
 # ---------------------------------------------------------------------------------------------------
 print_env() {
   cat <<EOF
-export ATENDE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export ATENDE_KAFKA_BOOTSTRAP=$(kafka_bootstrap)
 export ATENDE_PG_HOST=127.0.0.1
 export ATENDE_PG_PORT=$PG_PORT
 export ATENDE_PG_USER=$PG_ROLE
@@ -670,7 +784,7 @@ clean() {
   kafka_down
   pg_down
   log "removing $KAFKA_DIR, $PG_DIR and $LOG_DIR (the jar cache is kept)"
-  rm -rf "$KAFKA_DIR" "$PG_DIR" "$LOG_DIR" "$KAFKA_PID_FILE" "$RUN_DIR/pg.port.env"
+  rm -rf "$KAFKA_DIR" "$PG_DIR" "$LOG_DIR" "$KAFKA_PID_FILE" "$RUN_DIR"/kafka-[0-9]*.pid "$RUN_DIR/pg.port.env"
 }
 
 usage() {
@@ -682,13 +796,42 @@ usage: $0 COMMAND
   env         print connection settings as shell export lines (eval "\$($0 env)")
   clean       stop both and delete their data and logs (not the jar cache)
   kafka-up | kafka-down | pg-up | pg-down
+  kafka-node-up N | kafka-node-down N   start or stop (SIGTERM) node N of a cluster
+A number after up, down, status, env, clean, kafka-up or kafka-down sets the Kafka node count
+(as KAFKA_BROKERS does), e.g. '$0 up 3'.
 EOF
+}
+
+node_command() { # <n> <up|down>
+  [[ "${1:-}" =~ ^[1-9]$ ]] && (($1 <= KAFKA_BROKERS)) \
+    || die "name a node 1-$KAFKA_BROKERS (KAFKA_BROKERS=$KAFKA_BROKERS), e.g. '$0 kafka-node-$2 2'."
+  if [[ "$2" == up ]]; then
+    local entry pid since
+    kafka_paths
+    find_java
+    kafka_fetch_jars
+    kafka_node "$1"
+    entry="$(kafka_launch_node)" || exit 1
+    [[ -n "$entry" ]] || return 0
+    read -r pid since <<<"$entry"
+    kafka_wait_ready "$pid" "$since"
+    log "$NODE_NAME running (pid $pid, 127.0.0.1:$NODE_PORT)"
+  else
+    kafka_node "$1"
+    kafka_node_down
+  fi
 }
 
 main() {
   COMMAND="${1:-}"
+  case "$COMMAND" in
+    kafka-node-up | kafka-node-down) ;;
+    *) if [[ "${2:-}" =~ ^[0-9]+$ ]]; then KAFKA_BROKERS="$2"; fi ;;
+  esac
   resolve_ports
   case "$COMMAND" in
+    kafka-node-up) take_lock; node_command "${2:-}" up ;;
+    kafka-node-down) take_lock; node_command "${2:-}" down ;;
     up) take_lock; pg_up; kafka_up ;;
     down) take_lock; kafka_down; pg_down ;;
     kafka-up) take_lock; kafka_up ;;

@@ -25,6 +25,7 @@
 #                                   delivers links                           (8025, 8026)
 #   SIM_RATE, SIM_AGENTS, ...       the simulator's profile: `.venv/bin/python -m simulator --help`
 #   SURVEY_DISPATCH_DELAY           how long after a resolution the link goes (PT20S here)
+#   <SERVICE>_ENVIRONMENT           development here (the services' own default is production)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -86,6 +87,8 @@ configure() {
     set_default "${upper}_KAFKA_BOOTSTRAP" "$kafka"
     set_default "${upper}_DATABASE_URL" "postgresql+asyncpg://atende:atende@127.0.0.1:$pg/$service"
     set_default "${upper}_PORT" "$(remembered "${upper}_PORT" "${DEFAULT_PORT[$service]}")"
+    # The services default to production, which refuses the dev- keys and the atende password.
+    set_default "${upper}_ENVIRONMENT" development
   done
   # Survey reaches intake, and its links point at itself.
   set_default SURVEY_INTAKE_BASE_URL "http://127.0.0.1:$INTAKE_PORT"
@@ -94,6 +97,7 @@ configure() {
   # and sends links seconds (not an hour) after resolution, so a demo shows NPS within minutes.
   set_default SIM_SMTP_PORT "${SURVEY_SMTP_PORT:-$(remembered SIM_SMTP_PORT 8025)}"
   set_default SURVEY_SMTP_PORT "$SIM_SMTP_PORT"
+  set_default SURVEY_SMTP_STARTTLS false # the simulator's sink speaks plain SMTP on loopback
   set_default SIM_WEBHOOK_PORT "$(remembered SIM_WEBHOOK_PORT 8026)"
   set_default SURVEY_MESSAGE_WEBHOOK_URL "http://127.0.0.1:$SIM_WEBHOOK_PORT/messages"
   set_default SURVEY_DISPATCH_DELAY PT20S
@@ -105,11 +109,11 @@ print_env() {
   local service upper var
   for service in "${SERVICES[@]}"; do
     upper="${service^^}"
-    for var in "${upper}_PORT" "${upper}_KAFKA_BOOTSTRAP" "${upper}_DATABASE_URL"; do
+    for var in "${upper}_PORT" "${upper}_KAFKA_BOOTSTRAP" "${upper}_DATABASE_URL" "${upper}_ENVIRONMENT"; do
       printf 'export %s=%q\n' "$var" "${!var}"
     done
   done
-  for var in SURVEY_INTAKE_BASE_URL SURVEY_PUBLIC_BASE_URL SURVEY_SMTP_PORT \
+  for var in SURVEY_INTAKE_BASE_URL SURVEY_PUBLIC_BASE_URL SURVEY_SMTP_PORT SURVEY_SMTP_STARTTLS \
       SURVEY_MESSAGE_WEBHOOK_URL SURVEY_DISPATCH_DELAY SIM_INTAKE_URL SIM_ROUTING_URL \
       SIM_SMTP_PORT SIM_WEBHOOK_PORT; do
     printf 'export %s=%q\n' "$var" "${!var}"
@@ -180,8 +184,9 @@ start_service() { # <service>: 0 when started now, 1 when it was running already
   if port_taken "$port"; then
     die "port $port (for $service) is taken by another program; stop it, or choose another port with ${service^^}_PORT=<port> make run"
   fi
-  launch "$service" "$VENV/bin/uvicorn" "$service.main:create_app" --factory \
-    --host 127.0.0.1 --port "$port" --no-access-log --timeout-graceful-shutdown 20
+  # uvicorn with the connection limits of the service's settings (atende_events.serve).
+  launch "$service" "$VENV/bin/python" -m atende_events.serve "$service.main:create_app" \
+    --host 127.0.0.1 --port "$port"
 }
 
 wait_ready() { # <service...>: wait until each answers /healthz, printing progress

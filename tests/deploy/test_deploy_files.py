@@ -50,7 +50,9 @@ def test_compose_file_is_valid_for_docker_compose() -> None:
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     expected = {
-        "kafka",
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
         "postgres",
         "topics",
         "simulator",
@@ -150,6 +152,46 @@ def test_a_job_creates_the_topics() -> None:
     assert container["args"] == ["create-topics"]
 
 
+def test_compose_runs_three_kafka_nodes_and_replicates_topics_3_times_2_in_sync() -> None:
+    docker_compose = shutil.which("docker-compose")
+    assert docker_compose, "docker-compose is missing: run 'make tools'"
+    result = run(docker_compose, "-f", "deploy/compose.yaml", "config")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    nodes = {name: spec for name, spec in services.items() if name.startswith("kafka")}
+    assert sorted(nodes) == ["kafka-1", "kafka-2", "kafka-3"]
+    voters = {spec["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] for spec in nodes.values()}
+    assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    node_ids = sorted(spec["environment"]["KAFKA_NODE_ID"] for spec in nodes.values())
+    assert node_ids == ["1", "2", "3"]
+    assert len({spec["environment"]["CLUSTER_ID"] for spec in nodes.values()}) == 1
+    for spec in nodes.values():
+        assert spec["environment"]["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert spec["environment"]["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    command = services["topics"]["command"]
+    assert command[command.index("--replication-factor") + 1] == "3"
+    assert command[command.index("--min-insync-replicas") + 1] == "2"
+    bootstrap = "kafka-1:9092,kafka-2:9092,kafka-3:9092"
+    assert command[command.index("--bootstrap") + 1] == bootstrap
+    for service in SERVICES:
+        assert services[service]["environment"][f"{service.upper()}_KAFKA_BOOTSTRAP"] == bootstrap
+
+
+def test_the_topic_job_replicates_3_times_with_2_in_sync_and_enough_partitions() -> None:
+    [config] = by_kind("ConfigMap").values()
+    [container] = by_kind("Job")["atende-create-topics"]["spec"]["template"]["spec"]["containers"]
+    from_config = {
+        env["name"]: config["data"][env["valueFrom"]["configMapKeyRef"]["key"]]
+        for env in container["env"]
+        if "valueFrom" in env and "configMapKeyRef" in env["valueFrom"]
+    }
+    assert from_config["ATENDE_TOPIC_REPLICATION_FACTOR"] == "3"
+    assert from_config["ATENDE_TOPIC_MIN_INSYNC_REPLICAS"] == "2"
+    # A consumer instance beyond the partition count would sit idle.
+    most = max(hpa["spec"]["maxReplicas"] for hpa in by_kind("HorizontalPodAutoscaler").values())
+    assert int(from_config["ATENDE_TOPIC_PARTITIONS"]) >= most
+
+
 def test_the_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint") or str(ROOT / ".venv" / "bin" / "hadolint")
     result = run(hadolint, "Dockerfile")
@@ -186,3 +228,84 @@ def test_survey_reaches_intake_in_the_cluster_with_a_key_intake_knows() -> None:
         "interactions:write",
         "parties:read",
     }
+
+
+def pod_specs() -> dict[str, dict[str, Any]]:
+    """The pod template of every Deployment and Job, by name."""
+    return {
+        name: doc["spec"]["template"]["spec"]
+        for kind in ("Deployment", "Job")
+        for name, doc in by_kind(kind).items()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(pod_specs()))
+def test_every_pod_runs_without_a_token_and_under_seccomp(name: str) -> None:
+    spec = pod_specs()[name]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["securityContext"]["runAsNonRoot"] is True
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_migration_job_gets_the_database_url_and_no_api_keys(service: str) -> None:
+    [container] = by_kind("Job")[f"{service}-migrate"]["spec"]["template"]["spec"]["containers"]
+    names = {variable["name"] for variable in container["env"]}
+    assert f"{service.upper()}_DATABASE_URL" in names
+    assert not any(name.endswith(("_API_KEYS", "_API_KEY", "_PSEUDONYM_KEY")) for name in names)
+
+
+def test_intake_gets_its_pseudonym_key_from_the_secret() -> None:
+    [container] = by_kind("Deployment")["intake"]["spec"]["template"]["spec"]["containers"]
+    env = {variable["name"]: variable for variable in container["env"]}
+    ref = env["INTAKE_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "atende-secrets", "key": "INTAKE_PSEUDONYM_KEY"}
+
+
+def test_every_placeholder_in_the_shipped_secret_is_refused_in_production() -> None:
+    from atende_events.guard import database_url_weakness, secret_weakness
+
+    [secret] = by_kind("Secret").values()
+    values = secret["stringData"]
+    assert "secret store" in (K8S / "config.yaml").read_text(), "say where the real one comes from"
+    for name, value in values.items():
+        if name.endswith("_DATABASE_URL"):
+            assert database_url_weakness(value), name
+        elif name.endswith("_API_KEYS"):
+            for key in json.loads(value):
+                assert secret_weakness(key), name
+        else:
+            assert secret_weakness(value), name
+
+
+def test_network_policies_deny_by_default_and_open_only_what_is_needed() -> None:
+    policies = by_kind("NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    egress_ports = {
+        port["port"]
+        for rule in policies["egress-dns-kafka-postgresql"]["spec"]["egress"]
+        for port in rule["ports"]
+    }
+    assert egress_ports == {53, 9092, 5432}
+    for policy in policies.values():
+        for rule in policy["spec"].get("ingress", []):
+            assert {port["port"] for port in rule["ports"]} == {8000}, "only the HTTP port"
+    from_survey = policies["intake-from-survey"]["spec"]
+    assert from_survey["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "intake"}
+
+
+def test_survey_sends_mail_with_starttls_on_the_submission_port() -> None:
+    [config] = by_kind("ConfigMap").values()
+    assert config["data"]["SURVEY_SMTP_PORT"] == "587"
+    from survey.config import Settings
+
+    assert Settings.model_fields["smtp_starttls"].default is True
+
+
+def test_the_base_image_is_pinned_or_says_why_not() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    pinned = [base for base in bases if "@sha256:" in base]
+    assert pinned == bases or "pin by digest" in dockerfile.lower()

@@ -306,7 +306,7 @@ def seed_split() -> list[EventData]:
     """Build 100 answers: 52 promoters, 31 passives, 17 detractors (seed 000: NPS 35)."""
     scores = [9, 10] * 26 + [7, 8] * 15 + [7] + [0, 3, 6] * 5 + [5, 6]
     assert len(scores) == 100
-    return [
+    answers = [
         samples.make_survey_answered(
             occurred_at=datetime(2025, 6, 2, 15, tzinfo=UTC) + timedelta(minutes=n),
             nps=score,
@@ -315,6 +315,17 @@ def seed_split() -> list[EventData]:
         )
         for n, score in enumerate(scores)
     ]
+    # Each answer is about an interaction analytics knows (received on an earlier day): an
+    # answer about an unknown one is parked, not counted.
+    receipts: list[EventData] = [
+        samples.make_interaction_received(
+            interaction_id=answer.interaction_id,
+            occurred_at=datetime(2025, 5, 20, 9, tzinfo=UTC),
+            received_at=datetime(2025, 5, 20, 9, tzinfo=UTC),
+        )
+        for answer in answers
+    ]
+    return [*receipts, *answers]
 
 
 class Week:

@@ -68,9 +68,26 @@ async def test_the_dashboard_loads_without_errors_and_shows_the_api_numbers(live
             page = await browser.new_page()
             page.on("console", on_console)
             page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(f"{base}/dashboard?key={key}&from={FROM}&to={TO}&refresh=5")
+            # A key in the address is never taken (it would sit in history and logs).
+            page_answer = await page.goto(
+                f"{base}/dashboard?key={key}&from={FROM}&to={TO}&refresh=5"
+            )
+            assert page_answer is not None
+            headers = page_answer.headers
+            assert "script-src 'self'" in headers["content-security-policy"]
+            assert "unsafe-inline" not in headers["content-security-policy"]
+            assert headers["x-frame-options"] == "DENY"
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["referrer-policy"] == "no-referrer"
+            assert "key=" not in page.url
             await page.wait_for_function(
-                "document.querySelector('#status').textContent.startsWith('Updated')",
+                "() => document.querySelector('#status').textContent.startsWith('Give')",
+                timeout=20_000,
+            )
+            await page.fill("#key", key)
+            await page.click("button[type=submit]")
+            await page.wait_for_function(
+                "() => document.querySelector('#status').textContent.startsWith('Updated')",
                 timeout=20_000,
             )
 
@@ -80,7 +97,12 @@ async def test_the_dashboard_loads_without_errors_and_shows_the_api_numbers(live
             assert (
                 await _text(page, '[data-kpi="fcr_rate"]') == f"{100 * expected['fcr_rate']:.1f}%"
             )
-            assert await _text(page, "#at-risk-count") == str(board["clocks_at_risk"])
+            past_due = board["clocks_past_due"]
+            assert past_due > 0  # the week's open clocks are long past their deadlines
+            assert (
+                await _text(page, "#at-risk-count")
+                == f"{board['clocks_at_risk']} ({past_due} past due)"
+            )
             queue_cells = await page.locator("#queues tbody td").all_text_contents()
             assert queue_cells[:2] == [
                 board["queues"][0]["queue"],
@@ -105,9 +127,9 @@ async def test_the_dashboard_loads_without_errors_and_shows_the_api_numbers(live
                 g["key"]["day"] for g in by_day if g["kpis"]["nps"] is not None
             ]
 
-            # The key left the address bar and stays in the browser for the next visit.
-            assert "key=" not in page.url
-            assert await page.evaluate("localStorage.getItem('atende.analytics.key')") == key
+            # The key stays in this tab's session only, never in localStorage.
+            assert await page.evaluate("localStorage.getItem('atende.analytics.key')") is None
+            assert await page.evaluate("sessionStorage.getItem('atende.analytics.key')") == key
         finally:
             await browser.close()
 

@@ -23,6 +23,7 @@ from analytics.config import ANSWER_TARGETS
 from analytics.consumers import handlers
 from analytics.models import KPI_AGENT_DAYS, KPI_DAYS, KPI_FACTS
 from analytics.schemas import Kpis
+from atende_events.calendar import business_day_seconds
 from atende_events.consumer import Batched, claim
 from atende_events.db import make_engine
 from atende_events.envelope import EventData, new_event
@@ -40,7 +41,7 @@ from tests.analytics.integration.support import (
 from tests.infra import migrate, scratch_database
 
 ZONE = ZoneInfo("America/Sao_Paulo")
-CALENDAR = domain.brazil_calendar("America/Sao_Paulo")
+CALENDAR = domain.business_calendar("America/Sao_Paulo")
 FIRST, LAST = date(2025, 3, 1), date(2025, 6, 30)
 GROUPINGS: list[tuple[str, ...]] = [
     (),
@@ -237,7 +238,7 @@ async def test_a_rebuild_counts_what_the_consumer_counted() -> None:
                 session,
                 time_zone=ZONE.key,
                 answer_targets=ANSWER_TARGETS,
-                resolve_within_seconds=2 * CALENDAR.day_seconds,
+                resolve_within_seconds=2 * business_day_seconds(CALENDAR),
             )
 
         assert await rollup_rows(maker) == counted
@@ -277,6 +278,10 @@ async def test_a_return_within_7_days_recounts_the_first_contact(order: str) -> 
             assert flags.scalars().all() == [0]
 
 
+LATER_COLUMNS = ("outcome varchar(32)", "original_demand_type varchar(64)")
+"""Columns of `interactions` added after revision 0003 (0005, 0006)."""
+
+
 async def test_the_upgrade_backfills_the_rollups_of_existing_read_models(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -287,6 +292,11 @@ async def test_the_upgrade_backfills_the_rollups_of_existing_read_models(
         database() as after,
     ):
         await migrate("analytics", url, "0002")
+        # Today's consumer also writes columns later revisions added: lend them to the 0002
+        # schema while it runs, and take them back before the upgrade adds them for real.
+        async with before.begin() as session:
+            for column in LATER_COLUMNS:
+                await session.execute(text(f"ALTER TABLE interactions ADD COLUMN {column}"))
         # The consumer as it was before revision 0003: read models only.
         with monkeypatch.context() as patch:
 
@@ -298,6 +308,11 @@ async def test_the_upgrade_backfills_the_rollups_of_existing_read_models(
             base = {
                 groups: await report(before, groups, from_rollups=False) for groups in GROUPINGS
             }
+        async with before.begin() as session:
+            for column in LATER_COLUMNS:
+                await session.execute(
+                    text(f"ALTER TABLE interactions DROP COLUMN {column.split()[0]}")
+                )
         await migrate("analytics", url)
         await apply_once(after, events)
 

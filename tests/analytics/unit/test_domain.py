@@ -11,7 +11,7 @@ from analytics import domain
 from analytics.domain import NpsCounts, StatusChange
 
 SP = ZoneInfo("America/Sao_Paulo")
-CALENDAR = domain.brazil_calendar("America/Sao_Paulo")
+CALENDAR = domain.business_calendar("America/Sao_Paulo")
 HOUR = 3600.0
 
 

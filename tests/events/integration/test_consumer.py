@@ -11,9 +11,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from atende_events import consumer as consumer_module
+from atende_events import envelope as envelope_module
 from atende_events.consumer import Batched, ConsumerRunner
 from atende_events.envelope import Envelope, encode
 from atende_events.intake import InteractionReceived
@@ -57,6 +59,7 @@ async def consuming(
     also: Sequence[str] = (),
     concurrency: int = 1,
     linger: float = 0.0,
+    transaction_size: int = 250,
 ) -> AsyncIterator[ConsumerRunner]:
     runner = ConsumerRunner(
         name=group or f"test-{uuid.uuid4().hex[:8]}",
@@ -70,6 +73,7 @@ async def consuming(
         max_backoff=0.05,
         concurrency=concurrency,
         linger=linger,
+        transaction_size=transaction_size,
     )
     runner.start()
     try:
@@ -126,7 +130,34 @@ async def test_a_record_that_always_fails_goes_to_the_dlq_and_the_next_is_handle
     assert headers["dlq.original_partition"] == b"0"
     assert headers["dlq.original_offset"] == b"0"
     assert headers["dlq.attempts"] == b"3"
-    assert b"deliberate failure 3" in headers["dlq.error"]
+    # The kind of failure only: an error's text may quote the record (a person's words).
+    assert headers["dlq.error"] == b"RuntimeError"
+    assert headers["dlq.error_type"] == b"RuntimeError"
+
+
+async def test_a_record_the_decoder_fails_on_unexpectedly_is_dead_lettered_not_retried_forever(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic = await random_topic(partitions=1)
+    good = received_event()
+    real_decode = envelope_module.decode
+
+    def decode_with_a_bug(raw: bytes) -> Envelope[Any]:
+        if raw == b"trips the bug":
+            raise RecursionError("a decoder bug, not the record's fault alone")
+        return real_decode(raw)
+
+    monkeypatch.setattr(consumer_module, "decode", decode_with_a_bug)
+    handler = FlakyHandler()
+    async with consuming(topic, handler, sessionmaker, publisher):
+        await publisher.send_and_wait(topic, b"trips the bug", key=b"k")
+        await publish(publisher, topic, good)
+        await eventually(lambda: _has(effect_counts(sessionmaker), good.id), what="the good event")
+    [dead] = await read_topic(dlq_topic(topic), at_least=1)
+    assert dead.value == b"trips the bug"
+    assert dict(dead.headers)["dlq.error_type"] == b"RecursionError"
 
 
 @pytest.mark.parametrize(
@@ -234,6 +265,31 @@ async def test_a_lingering_consumer_takes_records_that_come_soon_after_in_the_sa
         await eventually(lambda: _has(effect_counts(sessionmaker), second.id), what="the second")
     # Without the linger the first would have been handled alone, 0.3 s before the second.
     assert handler.runs == [[warm_up.id], [first.id, second.id]]
+
+
+async def test_a_backlog_is_handled_in_transactions_of_at_most_the_transaction_size(
+    sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher
+) -> None:
+    topic = await random_topic(partitions=1)
+    events = [received_event() for _ in range(25)]
+    transactions: dict[uuid.UUID, int] = {}
+
+    async def note_transaction(batch: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        txid = await session.scalar(text("SELECT txid_current()"))
+        for event in batch:
+            transactions[event.id] = int(txid or 0)
+            await session.execute(insert(effects).values(event_id=event.id, note="handled"))
+
+    for event in events:  # a backlog: the first poll brings all of it
+        await publish(publisher, topic, event)
+    async with consuming(
+        topic, Batched(note_transaction), sessionmaker, publisher, transaction_size=10
+    ):
+        await eventually(lambda: _all(effect_counts(sessionmaker), len(events)), what="all")
+    sizes = Counter(transactions.values())
+    assert max(sizes.values()) == 10 and len(sizes) >= 3, sizes
+    # In order: each transaction takes the next run of the backlog.
+    assert [transactions[e.id] for e in events] == sorted(transactions[e.id] for e in events)
 
 
 async def test_a_record_whose_type_header_names_an_event_not_handled_here_is_not_read(

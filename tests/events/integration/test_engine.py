@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
 
+import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from atende_events import db
 
 
 async def test_connections_the_server_ended_are_replaced_before_use(engine: AsyncEngine) -> None:
@@ -34,3 +40,57 @@ async def test_connections_the_server_ended_are_replaced_before_use(engine: Asyn
     finally:
         for conn in fresh:
             await conn.close()
+
+
+async def test_two_transactions_that_deadlock_both_commit_when_run_in_transaction(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO effects (seq, event_id) VALUES (1, :a), (2, :b)"),
+            {"a": uuid.uuid4(), "b": uuid.uuid4()},
+        )
+    both_hold_one = asyncio.Barrier(2)
+    runs: list[str] = []
+
+    def crossing(first: int, second: int, name: str) -> Callable[[AsyncSession], Awaitable[None]]:
+        async def work(session: AsyncSession) -> None:
+            runs.append(name)
+            await session.execute(
+                text("SELECT 1 FROM effects WHERE seq = :s FOR UPDATE"), {"s": first}
+            )
+            if runs.count(name) == 1:
+                await both_hold_one.wait()  # the first run of each holds one row: a cycle
+            await session.execute(
+                text("SELECT 1 FROM effects WHERE seq = :s FOR UPDATE"), {"s": second}
+            )
+            await session.execute(
+                text("UPDATE effects SET note = note || :n WHERE seq = :s"), {"n": name, "s": first}
+            )
+
+        return work
+
+    await asyncio.gather(
+        db.in_transaction(sessionmaker, crossing(1, 2, "a")),
+        db.in_transaction(sessionmaker, crossing(2, 1, "b")),
+    )
+    assert len(runs) == 3, runs  # PostgreSQL broke the cycle by failing one, which ran again
+    async with engine.connect() as conn:
+        notes: dict[int, str] = dict(
+            (await conn.execute(text("SELECT seq, note FROM effects"))).all()
+        )
+    assert notes == {1: "a", 2: "b"}
+
+
+async def test_a_deadlock_past_the_attempts_is_raised_as_a_conflict(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async def always_loses(session: AsyncSession) -> None:
+        await session.execute(
+            text("DO $$ BEGIN RAISE EXCEPTION 'lost' USING ERRCODE = '40P01'; END $$")
+        )
+
+    with pytest.raises(DBAPIError) as raised:
+        await db.in_transaction(sessionmaker, always_loses, attempts=2)
+    assert db.is_conflict(raised.value)
+    assert not db.is_conflict(ValueError("not a database error"))

@@ -32,6 +32,8 @@ from atende_events.samples import SAMPLES, sample_event
 from tests.infra import KAFKA_BOOTSTRAP, ROOT, eventually, fresh_namespace, read_topic
 
 INFRA = ROOT / "deploy" / "local" / "infra.sh"
+RECEIVED = "atende.interaction.received.v1"
+WATERMARK = "atende.outbox.watermark.v1"
 
 
 def event_for(interaction_id: uuid.UUID, event_type: str) -> Envelope[Any]:
@@ -284,3 +286,78 @@ async def _terminate_lock_session(engine: AsyncEngine, service: str) -> None:
             {"high": key >> 32, "low": key & 0xFFFFFFFF},
         )
     assert terminated == 1
+
+
+async def test_a_lingering_relay_publishes_commits_that_come_soon_after_in_one_batch(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], namespace: str
+) -> None:
+    warm_up, first, second = (
+        event_for(uuid.uuid4(), "atende.interaction.received.v1") for _ in range(3)
+    )
+    async with relaying(engine, f"svc-{uuid.uuid4().hex[:6]}", namespace=namespace, linger=1.5):
+        # Once this is published the relay leads and waits for the next commit.
+        await write(sessionmaker, [warm_up])
+        await eventually(lambda: _none_pending(sessionmaker), what="the warm-up")
+        await write(sessionmaker, [first])
+        await asyncio.sleep(0.3)
+        await write(sessionmaker, [second])
+        await eventually(lambda: _none_pending(sessionmaker), what="both events")
+    async with sessionmaker() as session:
+        published = dict(
+            (await session.execute(select(outbox.c.event_id, outbox.c.published_at))).all()
+        )
+    # One batch marks its rows in one transaction, so with one now(): without the linger the
+    # first would have been published alone, 0.3 s before the second was even committed.
+    assert published[first.id] == published[second.id]
+    assert published[warm_up.id] < published[first.id]
+
+
+async def test_watermarks_go_to_every_partition_behind_the_events_and_wait_for_open_work(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], namespace: str
+) -> None:
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    topic = namespace + "atende.interactions.v1"
+    events = [event_for(uuid.uuid4(), RECEIVED) for _ in range(6)]
+    await write(sessionmaker, events)
+    # A transaction of the service still open: it may commit an event dated from now on, so
+    # no watermark may pass its start until it ends.
+    async with engine.connect() as open_work:
+        await open_work.begin()
+        started = await open_work.scalar(text("SELECT now()"))
+        options = {"namespace": namespace, "watermark_every": 0.2, "watermark_margin": 0.5}
+        async with relaying(
+            engine, service, watermark_topics=["atende.interactions.v1"], **options
+        ):
+            held = await _watermarks(topic, at_least=3 * 3)
+            await open_work.rollback()
+            passed = await eventually(
+                lambda: _watermark_past(topic, started),
+                what="a watermark past the transaction, once it ended",
+            )
+    assert all(mark.producer == service and mark.partitions == 3 for _, mark in held)
+    assert {mark.partition for _, mark in held} == {0, 1, 2}
+    assert all(record.partition == mark.partition for record, mark in held)
+    assert all(mark.low_watermark < started for _, mark in held)
+    assert passed
+    # In each partition every event lies before the first watermark: it was published first.
+    records = await read_topic(topic, at_least=len(events) + 9, within=10)
+    by_partition: dict[int, list[str]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        by_partition[record.partition].append(decode(record.value).type)
+    assert sum(types.count(RECEIVED) for types in by_partition.values()) == len(events)
+    for types in by_partition.values():
+        assert RECEIVED not in types[types.index(WATERMARK) :]
+
+
+async def _watermarks(topic: str, *, at_least: int) -> list[tuple[Any, Any]]:
+    records = await read_topic(topic, at_least=at_least, within=15)
+    return [
+        (record, event.data)
+        for record in records
+        if (event := decode(record.value)).type == WATERMARK
+    ]
+
+
+async def _watermark_past(topic: str, moment: Any) -> bool:
+    marks = await _watermarks(topic, at_least=1)
+    return any(mark.low_watermark > moment for _, mark in marks)

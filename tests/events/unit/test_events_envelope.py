@@ -22,6 +22,7 @@ from atende_events.topics import AGENTS, ASSIGNMENTS, INTERACTIONS, SLA, SURVEYS
 CATALOGUE = {
     "atende.interaction.received.v1": INTERACTIONS,
     "atende.interaction.queued.v1": INTERACTIONS,
+    "atende.interaction.triaged.v1": INTERACTIONS,
     "atende.interaction.offered.v1": ASSIGNMENTS,
     "atende.interaction.offer_declined.v1": ASSIGNMENTS,
     "atende.interaction.accepted.v1": INTERACTIONS,
@@ -29,6 +30,8 @@ CATALOGUE = {
     "atende.interaction.waiting.v1": INTERACTIONS,
     "atende.interaction.resumed.v1": INTERACTIONS,
     "atende.interaction.resolved.v1": INTERACTIONS,
+    "atende.interaction.reopened.v1": INTERACTIONS,
+    "atende.interaction.reclassified.v1": INTERACTIONS,
     "atende.agent.status_changed.v1": AGENTS,
     "atende.sla.started.v1": SLA,
     "atende.sla.warning.v1": SLA,
@@ -37,6 +40,7 @@ CATALOGUE = {
     "atende.sla.paused.v1": SLA,
     "atende.sla.resumed.v1": SLA,
     "atende.sla.extended.v1": SLA,
+    "atende.sla.redecided.v1": SLA,
     "atende.survey.scheduled.v1": SURVEYS,
     "atende.survey.skipped.v1": SURVEYS,
     "atende.survey.dispatched.v1": SURVEYS,
@@ -45,6 +49,7 @@ CATALOGUE = {
     "atende.survey.expired.v1": SURVEYS,
     "atende.followup.opened.v1": SURVEYS,
     "atende.followup.closed.v1": SURVEYS,
+    "atende.outbox.watermark.v1": INTERACTIONS,  # each relay's, to every partition it marks
 }
 
 
@@ -70,7 +75,9 @@ def test_every_type_goes_to_its_topic(event_type: str, topic: str) -> None:
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
 def test_every_type_is_keyed_and_subjected_by_what_it_is_about(event_type: str) -> None:
     event = sample_event(event_type)
-    about = "agent_id" if event_type.startswith("atende.agent.") else "interaction_id"
+    about = {"atende.agent.": "agent_id", "atende.outbox.": "producer"}.get(
+        ".".join(event_type.split(".")[:2]) + ".", "interaction_id"
+    )
 
     assert key_of(event) == event.subject == str(getattr(event.data, about))
 

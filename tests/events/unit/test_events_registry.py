@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from atende_events import intake, routing, sla, survey
+from atende_events import intake, routing, sla, survey, watermarks
 from atende_events.envelope import (
     EventData,
     UnknownEventType,
@@ -70,7 +70,7 @@ VERSIONS = (InteractionReceived, InteractionReceivedV2, InteractionReceivedV3)
 def test_every_event_model_of_every_producer_is_registered() -> None:
     defined = {
         model
-        for producer in (intake, routing, sla, survey)
+        for producer in (intake, routing, sla, survey, watermarks)
         for _, model in inspect.getmembers(producer, inspect.isclass)
         if issubclass(model, EventData) and "event_type" in vars(model)
     }

@@ -318,9 +318,20 @@ async def test_tracking_shows_only_status_and_dates_and_cannot_be_probed(
         "updated_at",
         "completed_at",
         "deadlines",
+        "answer",
     }
     assert (shown["protocol"], shown["status"]) == (created["protocol"], "received")
+    assert shown["answer"] is None
     assert body["subject"] not in mine.text and body["party"]["name"] not in mine.text
+    # No answer yet reads like no such request: the copy tells nothing either way.
+    unanswered = await intake.client.get(
+        f"{url}/answer.txt", params={"party_id": body["party"]["id"]}, headers=PORTAL
+    )
+    stranger = await intake.client.get(
+        f"{url}/answer.txt", params={"party_id": "card-0"}, headers=PORTAL
+    )
+    assert unanswered.status_code == stranger.status_code == 404
+    assert unanswered.content == stranger.content
 
     wrong_party = await intake.client.get(url, params={"party_id": "card-0"}, headers=PORTAL)
     unknown = await intake.client.get(

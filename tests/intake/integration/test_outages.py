@@ -60,9 +60,15 @@ async def test_kafka_unreachable_still_accepts_and_publishes_each_event_once_lat
                 )
             )
             assert [a.status_code for a in answers] == [201] * 30
+            # Still taking traffic, and saying why it is degraded (readiness must not pull an
+            # instance that acknowledges every interaction out of service).
             ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["status"] == "degraded"
             checks = ready.json()["checks"]
             assert (checks["database"], checks["kafka"]) == (True, False)
+            metrics = (await client.get("/metrics")).text
+            assert "atende_kafka_reachable 0.0" in metrics
             async with offline.state.runtime.sessionmaker() as session:
                 pending = await session.scalar(
                     select(func.count()).where(outbox.c.published_at.is_(None))

@@ -11,9 +11,9 @@ import pytest
 
 from atende_events import samples
 from atende_events.envelope import EventData
-from atende_events.routing import Resolution
+from atende_events.routing import Outcome, Resolution
 from intake import domain
-from intake.domain import ClockState, Cursor, Status, Step
+from intake.domain import ClockState, Cursor, GivenAnswer, Status, Step
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=1)
@@ -109,16 +109,19 @@ def test_daily_sequence_refuses_outside_six_digits(
         (T0 - timedelta(days=3), None),
         (T0 + timedelta(minutes=4), None),  # clock skew of a channel's server
         (T0 + timedelta(hours=1), "occurred_at lies in the future"),
-        (datetime(2000, 1, 1, tzinfo=UTC), None),
-        (datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC), "occurred_at lies before 2000-01-01"),
-        (datetime.fromisoformat("0001-01-01T00:00:00+01:00"), "occurred_at lies before 2000-01-01"),
+        (T0 - timedelta(days=30), None),
+        (T0 - timedelta(days=30, seconds=1), "occurred_at lies more than 30 days before now"),
+        (
+            datetime.fromisoformat("0001-01-01T00:00:00+01:00"),
+            "occurred_at lies more than 30 days before now",
+        ),
         (datetime.fromisoformat("9999-12-31T23:59:59-01:00"), "occurred_at lies in the future"),
     ],
 )
-def test_occurred_at_lies_between_2000_and_a_few_minutes_from_now(
+def test_occurred_at_lies_between_the_contact_age_limit_and_a_few_minutes_from_now(
     occurred_at: datetime | None, problem: str | None
 ) -> None:
-    assert domain.occurred_at_problem(occurred_at, T0) == problem
+    assert domain.occurred_at_problem(occurred_at, T0, max_age=timedelta(days=30)) == problem
 
 
 @pytest.mark.parametrize(
@@ -172,7 +175,46 @@ def test_fingerprint_ignores_key_order_only(
             samples.make_interaction_resolved(
                 resolution=Resolution.RESOLVED, queue="geral", demand_type="information"
             ),
-            Step(Status.RESOLVED, "geral", "information"),
+            Step(
+                Status.RESOLVED,
+                "geral",
+                "information",
+                answer=GivenAnswer(
+                    Outcome.AUTHORISED, "Autorização liberada; protocolo informado."
+                ),
+            ),
+        ),
+        (
+            samples.make_interaction_resolved(
+                queue="autorizacoes",
+                outcome=Outcome.DENIED,
+                content="Negado: fora do Rol.",
+                denial_reason="not_covered",
+                legal_basis="Lei 9.656/1998, art. 10",
+            ),
+            Step(
+                Status.RESOLVED,
+                "autorizacoes",
+                "authorization",
+                answer=GivenAnswer(
+                    Outcome.DENIED, "Negado: fora do Rol.", "not_covered", "Lei 9.656/1998, art. 10"
+                ),
+            ),
+        ),
+        # Before answers were recorded: resolved, with no answer to keep.
+        (
+            samples.make_interaction_resolved(outcome=None, queue="geral", demand_type="other"),
+            Step(Status.RESOLVED, "geral", "other"),
+        ),
+        (
+            samples.make_interaction_reopened(queue="ouvidoria"),
+            Step(Status.QUEUED, "ouvidoria", reopens=True),
+        ),
+        (  # a corrected demand type moves no status; the record shows the new type
+            samples.make_interaction_reclassified(
+                queue="autorizacoes", demand_type="authorization"
+            ),
+            Step(None, "autorizacoes", "authorization"),
         ),
         (
             samples.make_interaction_resolved(
@@ -219,6 +261,81 @@ def test_status_moves_only_forward_in_event_time(
 
 
 @pytest.mark.parametrize(
+    ("new_at", "current", "current_at", "applies"),
+    [
+        (LATER, Status.RESOLVED, T0, True),
+        (LATER, Status.UNRESOLVED, T0, True),
+        # A reopening reported before the completion it would undo is stale.
+        (EARLIER, Status.RESOLVED, T0, False),
+        (T0, Status.RESOLVED, T0, False),
+        (LATER, Status.IN_PROGRESS, T0, True),
+        (EARLIER, Status.IN_PROGRESS, T0, False),
+    ],
+)
+def test_only_a_later_reopening_moves_a_completed_interaction_back_to_its_queue(
+    new_at: datetime, current: Status, current_at: datetime, applies: bool
+) -> None:
+    assert domain.supersedes(Status.QUEUED, new_at, current, current_at, reopens=True) is applies
+
+
+@pytest.mark.parametrize(
+    ("locale", "outcome", "grounds", "lines"),
+    [
+        (
+            "pt-BR",
+            Outcome.DENIED,
+            ("waiting_period", "Contrato, cláusula 8.4"),
+            [
+                "Protocolo: 34567820261123000001",
+                "Data da resposta: 2026-11-23 09:00 -03",
+                "Resultado: Negado",
+                "Motivo: waiting_period",
+                "Fundamento: Contrato, cláusula 8.4",
+                "",
+                "Resposta:",
+                "O texto.",
+            ],
+        ),
+        (
+            "en-GB",
+            Outcome.AUTHORISED,
+            (None, None),
+            [
+                "Protocol: 34567820261123000001",
+                "Answered on: 2026-11-23 09:00 -03",
+                "Outcome: Authorised",
+                "",
+                "Answer:",
+                "O texto.",
+            ],
+        ),
+        (None, Outcome.INFORMED, (None, None), None),
+        ("fr", Outcome.WITHDRAWN, (None, None), None),
+    ],
+)
+def test_the_answer_copy_names_protocol_date_outcome_and_grounds_in_the_requests_language(
+    locale: str | None,
+    outcome: Outcome,
+    grounds: tuple[str | None, str | None],
+    lines: list[str] | None,
+) -> None:
+    text = domain.answer_text(
+        protocol="34567820261123000001",
+        outcome=outcome,
+        body="O texto.",
+        denial_reason=grounds[0],
+        legal_basis=grounds[1],
+        answered_at=T0,
+        locale=locale,
+        time_zone="America/Sao_Paulo",
+    )
+    if lines is None:  # a language without labels reads Portuguese
+        assert f"Resultado: {domain.OUTCOME_LABELS['pt'][outcome]}" in text
+    else:
+        assert text == "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
     ("event_type", "new_at", "current", "applies"),
     [
         ("atende.sla.paused.v1", LATER, ClockState.RUNNING, True),
@@ -228,6 +345,8 @@ def test_status_moves_only_forward_in_event_time(
         ("atende.sla.met.v1", LATER, ClockState.PAUSED, True),
         ("atende.sla.started.v1", LATER, ClockState.BREACHED, False),
         ("atende.sla.extended.v1", LATER, ClockState.MET, False),
+        ("atende.sla.redecided.v1", LATER, ClockState.RUNNING, True),
+        ("atende.sla.redecided.v1", LATER, ClockState.MET, False),
     ],
 )
 def test_clock_state_follows_latest_event_and_final_states_stay(

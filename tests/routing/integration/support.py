@@ -94,6 +94,14 @@ async def offer_to(
     return found
 
 
+ANSWERED: dict[str, Any] = {
+    "resolution": "resolved",
+    "outcome": "informed",
+    "answer": "Informamos que o seu pedido foi atendido; nada mais é necessário.",
+}
+"""A conclusive completion: what `complete` needs to record an answer."""
+
+
 async def act(
     client: httpx.AsyncClient, assignment_id: str, action: str, **body: Any
 ) -> httpx.Response:

@@ -11,6 +11,7 @@ from atende_events.samples import sample_event
 from tests.infra import eventually
 from tests.routing.integration.support import (
     ADMIN,
+    ANSWERED,
     about,
     act,
     events_until,
@@ -44,7 +45,16 @@ async def test_work_is_offered_to_the_most_proficient_agent_and_resolved_with_ev
         assert (await act(client, offer["id"], "accept", agent_id=expert)).status_code == 200
         assert (await act(client, offer["id"], "wait")).json()["status"] == "waiting"
         assert (await act(client, offer["id"], "resume")).json()["status"] == "accepted"
-        done = await act(client, offer["id"], "complete", resolution="resolved", notes="Liberada.")
+        answer = "Sua ressonância foi autorizada; a guia está liberada na rede."
+        done = await act(
+            client,
+            offer["id"],
+            "complete",
+            resolution="resolved",
+            outcome="authorised",
+            answer=answer,
+            notes="Liberada.",
+        )
         assert done.status_code == 200, done.text
 
         events = await events_until(
@@ -70,7 +80,9 @@ async def test_work_is_offered_to_the_most_proficient_agent_and_resolved_with_ev
         assert accepted.wait_seconds >= 0
         assert resolved.first_assignment is True
         assert resolved.handle_seconds >= 0
-        assert resolved.content == "Liberada."
+        assert resolved.content == answer  # the answer is the person-facing text; notes stay
+        assert resolved.outcome == "authorised"
+        assert (resolved.denial_reason, resolved.legal_basis) == (None, None)
         assert resolved.party_ref == event.data.party_ref  # type: ignore[attr-defined]
 
         queues = (await client.get("/v1/queues", headers=ADMIN)).json()["queues"]
@@ -99,7 +111,7 @@ async def test_capacity_freed_offers_the_longest_waiting_work_next() -> None:
         # one phone slot: whichever came first through Kafka got the offer; the other waits
         assert len(await open_assignments(client, agent)) == 1
         await act(client, offer["id"], "accept", agent_id=agent)
-        await act(client, offer["id"], "complete", resolution="resolved")
+        await act(client, offer["id"], "complete", **ANSWERED)
         nxt = await offer_to(client, agent)
         assert nxt["interaction_id"] != offer["interaction_id"]
         # rejecting frees the slot but the rejected work is not offered to the same agent again
@@ -197,7 +209,7 @@ async def test_transfer_keeps_notes_and_earlier_assignments_for_the_next_agent()
             (nurse, "offered"),
         ]
         await act(client, second["id"], "accept", agent_id=nurse)
-        await act(client, second["id"], "complete", resolution="resolved")
+        await act(client, second["id"], "complete", **ANSWERED)
 
         events = await events_until(
             routing.namespace,
@@ -330,9 +342,7 @@ async def test_bad_input_is_answered_with_problem_details() -> None:
         assert await status_of("POST", f"{url}/resume", {}) == 409
         assert await status_of("POST", f"{url}/complete", {"resolution": "resolved"}) == 422
         assert await status_of("POST", f"{url}/complete", {"resolution": "maybe"}) == 422
-        done = await act(
-            client, offer["id"], "complete", resolution="resolved", reason_code="callback_done"
-        )
+        done = await act(client, offer["id"], "complete", **ANSWERED, reason_code="callback_done")
         assert done.status_code == 200, done.text
         again = await client.post(
             f"{url}/complete",
@@ -377,7 +387,7 @@ async def test_urgent_clinical_then_ombudsman_go_before_older_ordinary_work() ->
             offer = await offer_to(client, agent)
             order.append(offer["interaction_id"])
             await act(client, offer["id"], "accept", agent_id=agent)
-            await act(client, offer["id"], "complete", resolution="resolved")
+            await act(client, offer["id"], "complete", **ANSWERED)
         ids = [str(e.data.interaction_id) for e in (urgent, ombudsman, ordinary)]  # type: ignore[attr-defined]
         # the phone and ombudsman slots are separate: urgent (phone) and ombudsman go at once
         assert set(order[:2]) == set(ids[:2])

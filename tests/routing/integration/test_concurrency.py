@@ -11,6 +11,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,9 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from atende_events.envelope import Envelope, EventData, decode
+from atende_events.samples import sample_event
 from atende_events.topics import ASSIGNMENTS, INTERACTIONS
 from tests.infra import eventually, fresh_namespace, migrate, read_topic, scratch_database
 from tests.routing.integration.support import (
+    ANSWERED,
     DESK,
     new_agent_id,
     offer_to,
@@ -78,7 +81,7 @@ class Desk:
                     body: dict[str, Any] = {"agent_id": agent}
                     action = "accept"
                 else:
-                    body = {"agent_id": agent, "resolution": "resolved"}
+                    body = {"agent_id": agent, **ANSWERED}
                     action = "complete"
                 done = await client.post(
                     f"/v1/assignments/{item['id']}/{action}", json=body, headers=DESK
@@ -310,3 +313,63 @@ async def test_offer_timeout_and_escalation_timers_survive_a_restart() -> None:
             engine, "SELECT string_agg(status, ',' ORDER BY offered_at) FROM assignments"
         )
         assert statuses == "timed_out,offered"
+
+
+async def test_agent_calls_racing_batches_of_queueing_and_deadlines_never_deadlock() -> None:
+    """Consumer batches that offer (agents locked) and then re-rank for clocks (interactions
+    locked) run against agents accepting and completing: one lock order, so no deadlock."""
+    rounds, per_round = 12, 25
+    namespace = await fresh_namespace()
+    settings = {
+        "topic_namespace": namespace,
+        "consumer_group": f"{namespace}atende-routing",
+        "log_level": "WARNING",
+        "consumer_linger_ms": 200,  # large batches that mix received and clock events
+    }
+    sent = interactions(rounds * per_round)
+    async with scratch_database("routing") as url, database(url) as engine:
+        await migrate("routing", url)
+        deadlocks_before = await _deadlocks(engine)
+        async with serving(build_app("routing", url, **settings)) as client:
+            agents = [new_agent_id() for _ in range(12)]
+            for agent in agents:
+                await put_agent(
+                    client, agent, {"dividas": 3, "autorizacoes": 3, "adesoes": 3}, CAPACITY
+                )
+            desk = Desk(agents, [client])
+            desk.start()
+            for start in range(0, len(sent), per_round):
+                fresh = sent[start : start + per_round]
+                # Clocks of work already offered or accepted ride in the same poll as new work,
+                # after it: the batch locks agents for the new offers, then those interactions.
+                clocks = [_clock_of(event) for event in sent[max(0, start - per_round) : start]]
+                await publish(namespace, *fresh, *clocks)
+                await asyncio.sleep(0.2)
+            await eventually(
+                lambda: _resolved(engine, len(sent)),
+                within=120,
+                interval=0.5,
+                what=f"{len(sent)} interactions resolved",
+            )
+            await desk.stop()
+        await assert_database_holds(engine, len(sent))
+        await asyncio.sleep(1.0)  # the closed backends flush their statistics as they exit
+        assert await _deadlocks(engine) == deadlocks_before
+
+
+def _clock_of(event: Envelope[EventData]) -> Envelope[EventData]:
+    data: Any = event.data
+    return sample_event(
+        "atende.sla.warning.v1",
+        interaction_id=data.interaction_id,
+        occurred_at=data.received_at,
+        due_at=data.received_at + timedelta(days=5),
+    )
+
+
+async def _deadlocks(engine: AsyncEngine) -> int:
+    return int(
+        await scalar(
+            engine, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        )
+    )

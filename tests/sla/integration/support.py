@@ -49,7 +49,14 @@ def book_file(tmp_path: Path) -> str:
 
 
 def settings_for(tmp_path: Path) -> dict[str, Any]:
-    return {"policies_path": book_file(tmp_path), "timer_interval": 0.2, "api_keys": KEYS}
+    # The tests publish the lifecycle events themselves: no intake or routing relay sends
+    # watermarks, so breaches go by the grace alone (test_watermarks.py covers the rest).
+    return {
+        "policies_path": book_file(tmp_path),
+        "timer_interval": 0.2,
+        "api_keys": KEYS,
+        "breach_waits_for": [],
+    }
 
 
 async def publish(namespace: str, *events: Envelope[Any]) -> None:

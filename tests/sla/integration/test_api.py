@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from sla.domain.calendar import end_of_business_days
+from atende_events.calendar import end_of_business_days
 from tests.infra import eventually
 from tests.service_checks import running_service
 from tests.sla.integration.support import (

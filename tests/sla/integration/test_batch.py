@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 
 from atende_events.consumer import Batched
 from atende_events.envelope import Envelope, decode
+from atende_events.intake import InteractionReceived
 from sla.consumers import handlers
 from sla.domain.book import PolicyBook, load_book
 from tests.infra import migrate, scratch_database
@@ -103,7 +104,7 @@ async def engine() -> AsyncIterator[AsyncEngine]:
 
 
 def handler() -> Batched:
-    (lifecycle_handler,) = set(handlers(BOOK).values())
+    lifecycle_handler = handlers(BOOK)[InteractionReceived]
     assert isinstance(lifecycle_handler, Batched)
     return lifecycle_handler
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from atende_events.calendar import end_of_business_days
 from atende_events.consumer import claim, was_processed
 from atende_events.db import outbox
 from atende_events.envelope import Envelope, decode
@@ -17,7 +18,6 @@ from atende_events.routing import InteractionResolved
 from atende_events.samples import sample_event
 from atende_events.topics import SLA
 from sla import service
-from sla.domain.calendar import end_of_business_days
 from sla.main import create_app
 from tests.infra import eventually, fresh_namespace, migrate, read_topic, scratch_database
 from tests.service_checks import build_app, running_service, serving
@@ -320,7 +320,7 @@ async def test_the_shipped_policies_give_a_phone_call_its_regulatory_and_operati
         assert phone["business_seconds_elapsed"] == 4.0
         coverage = clocks["ans-rn623-coverage"]
         assert (coverage["kind"], coverage["state"]) == ("regulatory", "running")
-        calendar = svc.app.state.book.calendars["dias-uteis-sp"]
+        calendar = svc.app.state.book.calendars["dias-uteis"]
         assert datetime.fromisoformat(coverage["due_at"]) == end_of_business_days(
             call.data.received_at, 5, calendar
         )

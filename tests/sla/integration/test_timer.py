@@ -79,6 +79,7 @@ async def fire(
             now=now,
             limit=10,
             breach_grace=timedelta(seconds=grace),
+            known_until=now,  # every stop event known: the grace alone decides
             max_failures=max_failures,
         )
 

@@ -105,6 +105,7 @@ async def survey_stack(
     ):
         settings: dict[str, Any] = {
             "smtp_port": smtp_port,
+            "smtp_starttls": False,  # the local sink speaks plain SMTP
             "message_webhook_url": webhook_url,
             "intake_base_url": intake_url,
             "dispatch_delay": timedelta(0),

@@ -111,7 +111,13 @@ async def _complete(
     assert accepted.status_code == 200, accepted.text
     done = await client.post(
         f"/v1/assignments/{assignment}/complete",
-        json={"agent_id": agent, "resolution": "resolved", **completion},
+        json={
+            "agent_id": agent,
+            "resolution": "resolved",
+            "outcome": "informed",
+            "answer": "Retornamos o contato e explicamos o que foi feito no seu caso.",
+            **completion,
+        },
         headers=ROUTING_DESK,
     )
     assert done.status_code == 200, done.text

@@ -180,6 +180,7 @@ async def test_a_restart_between_scheduling_and_dispatch_sends_exactly_one_messa
             "topic_namespace": namespace,
             "consumer_group": f"{namespace}atende-survey",
             "smtp_port": smtp_port,
+            "smtp_starttls": False,  # the local sink speaks plain SMTP
             "intake_base_url": intake_url,
             "dispatch_delay": timedelta(seconds=3),
             "timer_interval": 0.05,

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from atende_events.guard import InsecureSettings
 from atende_events.intake import Channel
 from survey.config import Settings
 
@@ -36,25 +37,38 @@ def test_every_theme_of_the_issue_has_keywords() -> None:
     assert all(themes.themes.values())
 
 
+REAL_INTAKE_KEY = "Jt5wQ9xL2vR7mK4pZ8nB3sH6yC1fD0gAeUo"
+PRODUCTION: dict[str, object] = {
+    "environment": "production",
+    "api_keys": {"Vn3kR8xQ2wL7pT4mZ9bH6sJ1cF5yD0gAeU": {"followups:read"}},
+    "intake_api_key": REAL_INTAKE_KEY,
+    "database_url": "postgresql+asyncpg://survey:Pq7wX2mK9vL4tR8zN3bH6jC1fS5dG0yA@db/survey",
+}
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"environment": "production", "api_keys": {"real-key-123": {"followups:read"}}},
-        {"environment": "production", "intake_api_key": "dev-intake-survey"},
+        {"intake_api_key": "dev-intake-survey"},
+        {"intake_api_key": "DEV-intake-survey-but-long-enough-to-pass-length"},
+        {"smtp_password": "s3Kr7q"},
+        {"message_webhook_token": "change-me-change-me-change-me-change-me"},
     ],
 )
-def test_production_refuses_the_development_intake_key(overrides: dict[str, object]) -> None:
-    with pytest.raises(ValidationError, match="placeholder"):
-        Settings(**overrides)  # type: ignore[arg-type]
+def test_production_refuses_weak_survey_secrets(overrides: dict[str, object]) -> None:
+    with pytest.raises((InsecureSettings, ValidationError)) as refused:
+        Settings(**(PRODUCTION | overrides))  # type: ignore[arg-type]
+    for secret in overrides.values():
+        assert str(secret) not in str(refused.value)
 
 
 def test_production_starts_with_real_keys() -> None:
-    settings = Settings(
-        environment="production",
-        api_keys={"real-key-123": {"followups:read"}},
-        intake_api_key="a-real-intake-key",
-    )
-    assert settings.intake_api_key == "a-real-intake-key"
+    settings = Settings(**PRODUCTION)  # type: ignore[arg-type]
+    assert settings.intake_api_key == REAL_INTAKE_KEY
+
+
+def test_smtp_upgrades_to_tls_by_default() -> None:
+    assert Settings.model_fields["smtp_starttls"].default is True
 
 
 def test_a_messages_file_without_the_default_locale_is_refused(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import re
 import sys
 
 from atende_events.kafka import KafkaError, delete_topics, ensure_topics
-from atende_events.topics import topic_specs
+from atende_events.topics import TopicSettings, specs_for
 
 # Names of the throw-away topics that tests (`t<hex>.`, `test.<hex>`) and the benchmark
 # (`bench<hex>.`, `bench.ceiling.<hex>`) create beside the contract's own. A test session
@@ -32,7 +32,21 @@ def main(argv: list[str] | None = None) -> int:
         "create-topics", parents=[common], help="create the contract's topics and DLQs"
     )
     create.add_argument(
-        "--partitions", type=int, default=int(os.environ.get("ATENDE_TOPIC_PARTITIONS", "6"))
+        "--partitions",
+        type=int,
+        help="partitions of each topic (ATENDE_TOPIC_PARTITIONS, 6): at least the instances"
+        " of the most scaled-out service",
+    )
+    create.add_argument(
+        "--replication-factor",
+        type=int,
+        help="copies of each partition (ATENDE_TOPIC_REPLICATION_FACTOR, 1; 3 on a cluster)",
+    )
+    create.add_argument(
+        "--min-insync-replicas",
+        type=int,
+        help="copies an acknowledged write needs (ATENDE_TOPIC_MIN_INSYNC_REPLICAS, 1; 2 on a"
+        " cluster of 3)",
     )
     create.add_argument("--namespace", default="", help="prefix of every topic name (tests)")
     commands.add_parser(
@@ -41,9 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         help="delete the topics tests and benchmarks create (never while they run)",
     )
     args = parser.parse_args(argv)
+    if args.command == "create-topics":
+        try:
+            topic_settings(args)
+        except ValueError as exc:
+            parser.error(str(exc))
     try:
         if args.command == "create-topics":
-            specs = topic_specs(args.partitions, namespace=args.namespace)
+            specs = specs_for(topic_settings(args), namespace=args.namespace)
             created = asyncio.run(ensure_topics(args.bootstrap, specs))
             done = f"created {', '.join(created)}" if created else "all topics exist already"
         else:
@@ -59,6 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     sys.stdout.write(done + "\n")
     return 0
+
+
+def topic_settings(args: argparse.Namespace) -> TopicSettings:
+    """The environment's topic settings, with what the command line overrides."""
+    from_env = TopicSettings.from_env()
+    return TopicSettings(
+        partitions=args.partitions or from_env.partitions,
+        replication_factor=args.replication_factor or from_env.replication_factor,
+        min_insync_replicas=args.min_insync_replicas or from_env.min_insync_replicas,
+        dlq_partitions=from_env.dlq_partitions,
+    )
 
 
 if __name__ == "__main__":

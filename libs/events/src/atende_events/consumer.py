@@ -27,6 +27,7 @@ from atende_events.kafka import (
     make_consumer,
     subscribe,
 )
+from atende_events.redact import describe_error
 from atende_events.registry import REGISTRY
 from atende_events.topics import dlq_topic
 
@@ -44,6 +45,9 @@ class Batched:
     """
 
     handle: Callable[[Sequence[Envelope[Any]], AsyncSession], Awaitable[None]]
+    claims: bool = True
+    """False for events that change nothing when handled twice (a watermark keeps the highest):
+    they are not claimed in the inbox, which would otherwise keep a row for each."""
 
 
 EVENTS_HANDLED = Counter(
@@ -123,6 +127,10 @@ def _runs(work: Sequence[_Work]) -> list[list[_Work]]:
     return runs
 
 
+def _claims(item: _Work) -> bool:
+    return not isinstance(item.handler, Batched) or item.handler.claims
+
+
 async def was_processed(session: AsyncSession, *, consumer: str, event_id: Any) -> bool:
     """Tell whether the consumer has processed the event (for tests and operators)."""
     found = await session.scalar(
@@ -146,7 +154,8 @@ class ConsumerRunner:
     `concurrency` above 1, a poll's records are handled in lanes by partition number, each lane
     its own transaction, several at once. After a poll that brought fewer records than
     `max_poll_records`, the runner lingers `linger` seconds and takes what came meanwhile into
-    the same batch: a little latency for far fewer transactions under load.
+    the same batch: a little latency for far fewer transactions under load. A transaction
+    takes at most `transaction_size` records, so a catch-up's large polls hold no lock for long.
     `before_commit` runs at the end of every such transaction, for work a service does once per
     batch rather than once per event. Offsets are committed only after the records before them
     are done.
@@ -167,6 +176,7 @@ class ConsumerRunner:
         max_poll_records: int = 200,
         concurrency: int = 1,
         linger: float = 0.0,
+        transaction_size: int = 250,
         before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
@@ -181,6 +191,7 @@ class ConsumerRunner:
         self._max_poll_records = max_poll_records
         self._concurrency = concurrency
         self._linger = linger
+        self._transaction_size = transaction_size
         self._before_commit = before_commit
         self._done: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
@@ -307,7 +318,7 @@ class ConsumerRunner:
             if tp not in consumer.assignment():
                 continue
             for record in records:
-                item = await self._sort(tp, record)
+                item = await self._work_of(tp, record)
                 if isinstance(item, _Work):
                     work.append(item)
                     continue
@@ -323,7 +334,7 @@ class ConsumerRunner:
                     break
                 self._done[tp] = offset + 1
 
-    async def _sort(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> _Work | bool:
+    async def _work_of(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> _Work | bool:
         """Give the work a record holds; True when it is done without, False when stopping."""
         if self._stopping.is_set():
             return False
@@ -345,6 +356,11 @@ class ConsumerRunner:
             EVENTS_HANDLED.labels(self.name, "unknown_type").inc()
             return True
         except DecodeError as exc:
+            return await self._dead_letter(record, exc, attempts=1)
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the partition
+            # Retrying could only fail the same way and restart the consumer on this record
+            # forever: what cannot be read goes to the dead letters, with the error's kind.
+            log.exception("consumer %s could not decode a record", self.name)
             return await self._dead_letter(record, exc, attempts=1)
         handler = self._handlers.get(event.type)
         if handler is None:
@@ -387,14 +403,25 @@ class ConsumerRunner:
         return list(await asyncio.gather(*(lane(items) for items in lanes.values())))
 
     async def _handle(self, work: Sequence[_Work]) -> int:
-        """Handle the items in order; return how many leading ones are done (all but stopping)."""
-        if not work:
-            return 0
-        try:
-            await self._in_one_transaction(work)
-        except _BatchFailed as failed:
-            return await self._recover(work, failed)
-        return len(work)
+        """Handle the items in order, at most `transaction_size` a transaction; return how many
+        leading ones are done (all but stopping).
+
+        A catch-up brings a full poll at once: one transaction for all of it would hold its row
+        locks (agents offered work, say) long enough to stall the requests that need them.
+        """
+        done = 0
+        for start in range(0, len(work), self._transaction_size):
+            chunk = work[start : start + self._transaction_size]
+            try:
+                await self._in_one_transaction(chunk)
+            except _BatchFailed as failed:
+                handled = await self._recover(chunk, failed)
+                done += handled
+                if handled < len(chunk):
+                    break
+                continue
+            done += len(chunk)
+        return done
 
     async def _recover(self, work: Sequence[_Work], failed: _BatchFailed) -> int:
         """After a failed batch: the items before the failing ones, each of them alone, the rest."""
@@ -418,8 +445,11 @@ class ConsumerRunner:
         try:
             async with self._sessionmaker.begin() as session:
                 claimed = await claim_many(
-                    session, consumer=self.name, events=[item.event for item in work]
+                    session,
+                    consumer=self.name,
+                    events=[item.event for item in work if _claims(item)],
                 )
+                claimed.update(item.event.id for item in work if not _claims(item))
                 for run in _runs(work):
                     first = len(outcomes)
                     fresh: list[tuple[int, Envelope[Any]]] = []
@@ -447,12 +477,12 @@ class ConsumerRunner:
         except Exception as exc:  # noqa: BLE001 - retried record by record, then dead-lettered
             if len(work) > 1:
                 log.info(
-                    "consumer %s rolled back a batch of %d at event %s (%s): %r",
+                    "consumer %s rolled back a batch of %d at event %s (%s): %s",
                     self.name,
                     len(work),
                     work[at].event.id,
                     work[at].event.type,
-                    exc,
+                    describe_error(exc),
                 )
             raise _BatchFailed(at, min(width, len(work) - at), exc) from exc
         elapsed = time.perf_counter() - started
@@ -470,13 +500,13 @@ class ConsumerRunner:
         while True:
             transient = is_transient(error)
             log.warning(
-                "consumer %s failed on event %s (%s), attempt %d%s: %r",
+                "consumer %s failed on event %s (%s), attempt %d%s: %s",
                 self.name,
                 item.event.id,
                 item.event.type,
                 attempt,
                 " (transient, retrying)" if transient else "",
-                error,
+                describe_error(error),
             )
             if not transient and attempt >= self._max_attempts:
                 return await self._dead_letter(item.record, error, attempts=attempt)
@@ -496,7 +526,9 @@ class ConsumerRunner:
     ) -> bool:
         headers = [
             *[(key, value) for key, value in (record.headers or ())],
-            ("dlq.error", str(error)[:2000].encode()),
+            # What the error says of the record (a pydantic input_value, a key's DETAIL) could
+            # be a person's words: the header names the kind of failure only.
+            ("dlq.error", describe_error(error).encode()),
             ("dlq.error_type", type(error).__name__.encode()),
             ("dlq.original_topic", record.topic.encode()),
             ("dlq.original_partition", str(record.partition).encode()),
@@ -526,7 +558,7 @@ class ConsumerRunner:
                 record.partition,
                 record.offset,
                 dlq_topic(record.topic),
-                error,
+                describe_error(error),
             )
             EVENTS_HANDLED.labels(self.name, "dead_lettered").inc()
             return True

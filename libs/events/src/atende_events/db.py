@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -81,6 +84,9 @@ def make_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -
         pool_timeout=10,
         connect_args={"timeout": 5},
         echo=echo,
+        # A failed statement's message must not carry its parameters (names, e-mails, the
+        # person's words) into logs and dead-letter headers.
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine, "checkout", _discard_if_closed)
     return engine
@@ -129,3 +135,37 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(sqlstate, str) and sqlstate.startswith(TRANSIENT_SQLSTATES):
             return True
     return isinstance(exc, TRANSIENT_ERRORS)
+
+
+# SQLSTATEs of a transaction that lost a race to another (a deadlock, a serialization failure):
+# the database is fine and running the transaction again is the remedy.
+CONFLICT_SQLSTATES = ("40001", "40P01")
+
+T = TypeVar("T")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Tell whether a failure is a lost race between transactions, not an outage."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return sqlstate in CONFLICT_SQLSTATES
+
+
+async def in_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    attempts: int = 3,
+) -> T:
+    """Run the work in a transaction; run it again when it lost a race to another transaction."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with sessionmaker.begin() as session:
+                return await work(session)
+        except DBAPIError as exc:
+            if attempt == attempts or not is_conflict(exc):
+                raise
+            # Both sides of a deadlock retrying in step would meet again: spread them out.
+            await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -184,6 +184,12 @@ def decode(raw: bytes, *, registry: Registry | None = None) -> Envelope[EventDat
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DecodeError(f"not JSON: {error}") from None
+    except ValueError:
+        # An integer of more digits than Python converts (4,300): a record may hold anything.
+        raise DecodeError("not JSON: a number too long to read") from None
+    except RecursionError:
+        # Arrays or objects nested deeper than the parser's recursion allows.
+        raise DecodeError("not JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise DecodeError(f"not a JSON object but {_json_kind(document)}")
 

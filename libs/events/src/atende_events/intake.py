@@ -61,6 +61,12 @@ PartyRef = Annotated[
 ]
 """What atende_events.pseudonym.party_ref gives."""
 
+ExternalReference = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]{0,39}$", examples=["2026.123.456789"])
+]
+"""Another body's number for a demand (the ANS demand number of a NIP): letters, digits and
+`.`, `/`, `-` separators, up to 40 characters."""
+
 Locale = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 """A BCP 47 language tag such as pt-BR."""
 
@@ -85,6 +91,8 @@ class InteractionReceived(EventData):
     priority: Priority
     related_interaction_id: UUID | None = None
     """An earlier interaction this one follows up or escalates (the protocol it cites)."""
+    external_reference: ExternalReference | None = None
+    """Another body's number for the demand: the ANS demand number of a NIP."""
     locale: Locale | None = None
     content: Content | None = None
     """What the person wrote: the subject and description of the request."""

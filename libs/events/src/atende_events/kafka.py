@@ -110,6 +110,7 @@ async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> l
                         name=spec.name,
                         num_partitions=spec.partitions,
                         replication_factor=spec.replication_factor,
+                        topic_configs=spec.configs(),
                     )
                     for spec in missing
                 ]

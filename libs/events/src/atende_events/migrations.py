@@ -7,12 +7,14 @@ own revisions, so every service keeps a single, linear history.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 from alembic.runtime.environment import EnvironmentContext
+from pydantic_settings import BaseSettings
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
@@ -57,6 +59,20 @@ def downgrade_messaging_0001() -> None:
     op.drop_table("outbox")
 
 
+def database_url_of(settings_class: type[BaseSettings]) -> str:
+    """Read only the service's database URL, so migrating needs none of its other secrets.
+
+    The migration job gets the database URL and nothing else: building the whole Settings
+    would ask it for API keys and the pseudonym key in production.
+    """
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    default = settings_class.model_fields["database_url"].default
+    url = os.environ.get(f"{prefix}DATABASE_URL", default)
+    if not isinstance(url, str):
+        raise RuntimeError(f"set {prefix}DATABASE_URL")
+    return url
+
+
 def run_migrations(
     context: EnvironmentContext, target_metadata: Sequence[MetaData], *, default_url: str
 ) -> None:
@@ -81,7 +97,10 @@ def run_migrations(
 
     async def run_async() -> None:
         engine = async_engine_from_config(
-            {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool
+            {"sqlalchemy.url": url},
+            prefix="sqlalchemy.",
+            poolclass=pool.NullPool,
+            hide_parameters=True,
         )
         try:
             async with engine.connect() as connection:

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from atende_events.db import OUTBOX_CHANNEL, outbox
-from atende_events.envelope import Envelope, encode, key_of, topic_of
+from atende_events.envelope import Envelope, encode, key_of, new_event, source_of, topic_of
 from atende_events.kafka import KafkaError, Publisher
+from atende_events.watermarks import OutboxWatermark
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,20 @@ _PENDING = text(
 _MARK_PUBLISHED = text(
     f"UPDATE {outbox.name} SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"
 )
+# The moment before which every event of this service is published: the oldest unpublished
+# row, and the start of every transaction still open in this database (it may commit an event
+# yet), less a margin for a clock read before its transaction began and for skew between hosts.
+_LOW_WATERMARK = text(
+    "SELECT least(clock_timestamp(),"
+    f" (SELECT min(created_at) FROM {outbox.name} WHERE published_at IS NULL),"
+    " (SELECT min(xact_start) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()))"
+    " - make_interval(secs => :margin)"
+)
+_WATERMARK_TIMEOUT = 5.0
+"""Seconds a round of watermarks may take (a topic's metadata, the acknowledgements)."""
+_WATERMARK_RETRY = 30.0
+"""Seconds before watermarks are tried again after a round failed."""
 _LEADER_CHECK_EVERY = 1.0
 """Seconds between checks that the lock connection (and so the leadership) is still alive."""
 
@@ -146,7 +161,8 @@ class OutboxRelay:
     the middle of a batch makes the new one wait behind it instead of publishing ahead of it.
     Kafka being down only delays publication: the rows stay pending and the batch is retried.
     Woken by a commit, the relay lingers `linger` seconds so that the commits right behind it
-    go out in the same batch.
+    go out in the same batch. Every `watermark_every` seconds it also sends an `OutboxWatermark`
+    to each partition of `watermark_topics` (see `atende_events.watermarks`).
     """
 
     def __init__(
@@ -162,6 +178,9 @@ class OutboxRelay:
         standby_poll: float = 2.0,
         max_backoff: float = 5.0,
         retention: timedelta = timedelta(days=1),
+        watermark_topics: Sequence[str] = (),
+        watermark_every: float = 1.0,
+        watermark_margin: float = 2.0,
     ) -> None:
         self._service = service
         # No pool: a connection holding the session lock must never be handed to other work.
@@ -175,6 +194,9 @@ class OutboxRelay:
         self._standby_poll = standby_poll
         self._max_backoff = max_backoff
         self._retention = retention
+        self._watermark_topics = tuple(watermark_topics)
+        self._watermark_every = watermark_every
+        self._watermark_margin = watermark_margin
         self._lock_key = relay_lock_key(service)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -237,7 +259,7 @@ class OutboxRelay:
         await listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
         backoff = 0.1
         loop = asyncio.get_running_loop()
-        next_purge = next_check = loop.time()
+        next_purge = next_check = next_watermark = loop.time()
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
@@ -255,12 +277,18 @@ class OutboxRelay:
                     backoff = min(backoff * 2, self._max_backoff)
                     continue
                 backoff = 0.1
+                if self._watermark_topics and loop.time() >= next_watermark:
+                    sent = await self._publish_watermarks()
+                    # A topic Kafka does not know (yet) must not slow the events down: the
+                    # watermarks wait longer, and breaches with them, never the events.
+                    wait = self._watermark_every if sent else _WATERMARK_RETRY
+                    next_watermark = loop.time() + wait
                 if published == self._batch_size:
                     continue
-                await self._wait_for_work()
-                # Commits come one after another under load: publishing each as it comes would
-                # pay a transaction for every one or two events.
-                await self._sleep(self._linger)
+                if await self._wait_for_work():
+                    # Commits come one after another under load: publishing each as it comes
+                    # would pay a transaction for every one or two events.
+                    await self._sleep(self._linger)
                 if loop.time() >= next_purge:
                     await self._purge_published()
                     next_purge = loop.time() + _PURGE_EVERY
@@ -319,6 +347,60 @@ class OutboxRelay:
             await self._publisher.reset()
         return delivered, failure
 
+    async def _publish_watermarks(self) -> bool:
+        """Send this service's low watermark to every partition of the marked topics.
+
+        The moment is taken between batches, so every row committed before it is already
+        acknowledged by Kafka; idempotent, in-order delivery puts the watermark behind them.
+        Tell whether they all went out.
+        """
+        try:
+            async with asyncio.timeout(_WATERMARK_TIMEOUT):
+                await self._send_watermarks()
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("outbox relay of %s cannot send watermarks yet: %r", self._service, exc)
+            return False
+        return True
+
+    async def _send_watermarks(self) -> None:
+        async with self._sessionmaker() as session:
+            low = await session.scalar(_LOW_WATERMARK, {"margin": self._watermark_margin})
+        now = datetime.now(UTC)
+        producer = await self._publisher.producer()
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            for topic in self._watermark_topics:
+                name = self._namespace + topic
+                partitions = sorted(await producer.partitions_for(name))
+                for partition in partitions:
+                    mark = OutboxWatermark(
+                        occurred_at=now,
+                        producer=self._service,
+                        low_watermark=low,
+                        marked_topic=topic,
+                        partition=partition,
+                        partitions=len(partitions),
+                    )
+                    event = new_event(mark, source=source_of(self._service), time=now)
+                    acks.append(
+                        await producer.send(
+                            name,
+                            value=encode(event),
+                            key=self._service.encode(),
+                            partition=partition,
+                            headers=[
+                                ("content-type", CONTENT_TYPE),
+                                ("ce_type", event.type.encode()),
+                            ],
+                        )
+                    )
+        finally:
+            outcomes = await asyncio.gather(*acks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                await self._publisher.reset()
+                raise _as_kafka_failure(outcome)
+
     async def _purge_published(self) -> None:
         async with self._sessionmaker.begin() as session:
             await session.execute(
@@ -330,10 +412,12 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
-    async def _wait_for_work(self) -> None:
+    async def _wait_for_work(self) -> bool:
+        """Wait for a commit's notification, at most `idle_poll`; tell whether one came."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._idle_poll):
                 await self._wake.wait()
+        return self._wake.is_set()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

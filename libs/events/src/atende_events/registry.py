@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from atende_events import intake, routing, sla, survey
+from atende_events import intake, routing, sla, survey, watermarks
 from atende_events.envelope import (
     Envelope,
     EventData,
@@ -114,7 +114,7 @@ def _check_model(model: type[EventData]) -> None:
         raise ValueError(f"{model.event_type} has no {model.subject_field} to be keyed by")
 
 
-_PRODUCERS = (intake, routing, sla, survey)
+_PRODUCERS = (intake, routing, sla, survey, watermarks)
 
 # A breaking change adds the new model to its producer's EVENTS and an
 # UpcastStep(OldModel, NewModel, upcast_v1_v2) here; the old model stays, so old records still read.

@@ -36,6 +36,28 @@ class Resolution(StrEnum):
     UNRESOLVED = "unresolved"
 
 
+class Outcome(StrEnum):
+    """What a conclusive answer decided (ANS RN 623/2024: conclusive, reasoned, in writing)."""
+
+    AUTHORISED = "authorised"
+    PARTIALLY_AUTHORISED = "partially_authorised"
+    DENIED = "denied"
+    INFORMED = "informed"
+    WITHDRAWN = "withdrawn"
+
+
+LegalBasis = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=200,
+        pattern=r"^[\w][\w .,;:/()§º°ª'–\-]*$",
+        examples=["Contrato, cláusula 12.3", "Lei 9.656/1998, art. 12, II"],
+    ),
+]
+"""The contract clause or legal provision behind a denial: a citation on one line, not prose."""
+
+
 class AgentStatus(StrEnum):
     """Whether an agent takes offers."""
 
@@ -68,6 +90,22 @@ class InteractionQueued(EventData):
     """True when routing inferred the demand type from the text, false when it was given."""
     matched_rule: Code | None = None
     """The classification rule that chose the queue; none when the default queue took it."""
+
+
+class InteractionTriaged(EventData):
+    """Triage found clinical red flags (or a request for urgent care) and raised the priority."""
+
+    event_type = "atende.interaction.triaged.v1"
+    topic = INTERACTIONS
+
+    interaction_id: UUID
+    flags: tuple[Code, ...] = Field(min_length=1)
+    """The red flags found (codes of routing's red flag list), or `urgent_care_request`."""
+    priority_before: Priority
+    """The priority the channel sent."""
+    priority_after: Priority
+    demand_type: Code
+    """The demand type routing queued the interaction with."""
 
 
 class InteractionOffered(EventData):
@@ -111,7 +149,12 @@ class InteractionAccepted(EventData):
 
 
 class InteractionTransferred(EventData):
-    """The agent handed the interaction over to another queue, with context."""
+    """The agent handed the interaction over to a queue, with context.
+
+    The queue is another one, or the same one again when the agent completed the interaction
+    unresolved (`reason_code` then says why, `unresolved` by default): the work waits for another
+    agent and its clocks keep running.
+    """
 
     event_type = "atende.interaction.transferred.v1"
     topic = INTERACTIONS
@@ -173,7 +216,51 @@ class InteractionResolved(EventData):
     """True when the case is too delicate to survey."""
     reason_code: Code | None = None
     content: Content | None = None
-    """The agent's notes."""
+    """The written answer the person receives, when there is an outcome (before answers were
+    recorded: the agent's notes)."""
+    outcome: Outcome | None = None
+    """What the conclusive answer decided; only a resolution with an outcome stops a regulatory
+    clock. None on resolutions recorded before answers were (and on unresolved ones)."""
+    denial_reason: Code | None = None
+    """Why the request was denied (or partially authorised), as a code."""
+    legal_basis: LegalBasis | None = None
+    """The contract clause or legal provision behind the denial."""
+
+
+class InteractionReopened(EventData):
+    """An answered interaction was contested and goes back to a queue for a new answer."""
+
+    event_type = "atende.interaction.reopened.v1"
+    topic = INTERACTIONS
+
+    interaction_id: UUID
+    queue: Code
+    """The queue it waits in again."""
+    agent_id: Code
+    """The agent or supervisor who reopened it."""
+    reason_code: Code
+    content: Content | None = None
+    """Why it was reopened, in the words of whoever reopened it."""
+
+
+class InteractionReclassified(EventData):
+    """An agent or supervisor corrected the demand type; the queue may change with it."""
+
+    event_type = "atende.interaction.reclassified.v1"
+    topic = INTERACTIONS
+
+    interaction_id: UUID
+    previous_demand_type: Code
+    demand_type: Code
+    """The corrected demand type (of the taxonomy)."""
+    reason_code: Code
+    agent_id: Code
+    """The agent or supervisor who corrected it."""
+    queue: Code
+    """The queue the interaction belongs to after the correction."""
+    previous_queue: Code | None = None
+    content: Content | None = None
+    """Why it was corrected, in the words of whoever corrected it."""
 
 
 class AgentStatusChanged(EventData):
@@ -192,6 +279,7 @@ class AgentStatusChanged(EventData):
 
 EVENTS: tuple[type[EventData], ...] = (
     InteractionQueued,
+    InteractionTriaged,
     InteractionOffered,
     InteractionOfferDeclined,
     InteractionAccepted,
@@ -199,5 +287,7 @@ EVENTS: tuple[type[EventData], ...] = (
     InteractionWaiting,
     InteractionResumed,
     InteractionResolved,
+    InteractionReopened,
+    InteractionReclassified,
     AgentStatusChanged,
 )

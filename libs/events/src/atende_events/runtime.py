@@ -12,14 +12,21 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from atende_events.auth import ApiKeys, refuse_dev_keys
+from atende_events.auth import ApiKeys, refuse_dev_keys, require_scope
 from atende_events.consumer import Batched, ConsumerRunner, Handler
 from atende_events.db import make_engine
 from atende_events.envelope import EventData
 from atende_events.kafka import Publisher
+from atende_events.limits import RateLimiter
+from atende_events.openapi import document_errors
 from atende_events.outbox import OutboxRelay
 from atende_events.settings import ServiceSettings
-from atende_events.web import RequestContextMiddleware, install_problem_handlers, ops_router
+from atende_events.web import (
+    BodyLimit,
+    RequestContextMiddleware,
+    install_problem_handlers,
+    ops_router,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,9 @@ async def running(
         namespace=settings.topic_namespace,
         batch_size=settings.relay_batch_size,
         linger=settings.relay_linger_ms / 1000,
+        watermark_topics=settings.relay_watermark_topics,
+        watermark_every=settings.relay_watermark_every_ms / 1000,
+        watermark_margin=settings.relay_watermark_margin_ms / 1000,
     )
     runtime = Runtime(
         service=service,
@@ -95,6 +105,7 @@ async def running(
                 concurrency=settings.consumer_concurrency,
                 max_poll_records=settings.consumer_batch_size,
                 linger=settings.consumer_linger_ms / 1000,
+                transaction_size=settings.consumer_transaction_size,
                 before_commit=before_commit,
             )
         )
@@ -118,14 +129,40 @@ async def running(
 
 
 def install(app: FastAPI, service: str, settings: ServiceSettings) -> None:
-    """Give the app the shared operational surface: errors, auth, health, readiness, metrics."""
+    """Give the app the shared operational surface: errors, auth, limits, health, metrics.
+
+    In production the API documents (/docs, /redoc, /openapi.json) are not served and /metrics
+    needs a key with `settings.metrics_scope`.
+    """
     refuse_dev_keys(settings.api_keys, environment=settings.environment)
     app.state.api_keys = ApiKeys(settings.api_keys)
+    app.state.rate_limiter = RateLimiter(settings.rate_limits)
     install_problem_handlers(app)
+    document_errors(app)
+    # The body limit sits inside the context middleware, so a 413 is timed and correlated too,
+    # and outside every route, so no handler or key check ever reads an oversized body.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.http_max_header_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, service=service)
+    production = settings.environment == "production"
+    if production:
+        _drop_api_documents(app)
 
     def runtime_of(request: Request) -> Runtime:
         runtime: Runtime = request.app.state.runtime
         return runtime
 
-    app.include_router(ops_router(runtime_of))
+    guard = require_scope(settings.metrics_scope) if production else None
+    app.include_router(ops_router(runtime_of, metrics_guard=guard))
+
+
+def _drop_api_documents(app: FastAPI) -> None:
+    """Stop serving the OpenAPI document and its pages (FastAPI adds them when it is built)."""
+    paths = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    app.router.routes[:] = [
+        route for route in app.router.routes if getattr(route, "path", None) not in paths
+    ]
+    app.openapi_url = app.docs_url = app.redoc_url = None

@@ -24,10 +24,14 @@ from atende_events.routing import (
     InteractionOfferDeclined,
     InteractionOffered,
     InteractionQueued,
+    InteractionReclassified,
+    InteractionReopened,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
+    InteractionTriaged,
     InteractionWaiting,
+    Outcome,
     Resolution,
 )
 from atende_events.sla import (
@@ -37,6 +41,7 @@ from atende_events.sla import (
     SlaExtended,
     SlaMet,
     SlaPaused,
+    SlaRedecided,
     SlaResumed,
     SlaStarted,
     SlaWarning,
@@ -54,6 +59,8 @@ from atende_events.survey import (
     SurveyScheduled,
     SurveySkipped,
 )
+from atende_events.topics import INTERACTIONS
+from atende_events.watermarks import OutboxWatermark
 
 SAMPLE_TIME = datetime(2025, 3, 14, 13, 0, tzinfo=UTC)
 SAMPLE_PARTY_REF = party_ref(
@@ -92,6 +99,21 @@ def make_interaction_queued(**overrides: Any) -> InteractionQueued:
             "demand_type": "authorization",
             "demand_type_inferred": False,
             "matched_rule": "demand-authorization",
+            **overrides,
+        }
+    )
+
+
+def make_interaction_triaged(**overrides: Any) -> InteractionTriaged:
+    """Build the triage of a contact that spoke of chest pain and shortness of breath."""
+    return InteractionTriaged.model_validate(
+        {
+            "occurred_at": SAMPLE_TIME,
+            "interaction_id": uuid4(),
+            "flags": ("chest_pain", "breathing_difficulty"),
+            "priority_before": Priority.NORMAL,
+            "priority_after": Priority.URGENT,
+            "demand_type": "clinical",
             **overrides,
         }
     )
@@ -203,6 +225,39 @@ def make_interaction_resolved(**overrides: Any) -> InteractionResolved:
             "sensitive": False,
             "reason_code": "authorized",
             "content": "Autorização liberada; protocolo informado.",
+            "outcome": Outcome.AUTHORISED,
+            **overrides,
+        }
+    )
+
+
+def make_interaction_reopened(**overrides: Any) -> InteractionReopened:
+    """Build the reopening of an answer the member contested."""
+    return InteractionReopened.model_validate(
+        {
+            "occurred_at": SAMPLE_TIME,
+            "interaction_id": uuid4(),
+            "queue": "autorizacoes",
+            "agent_id": "supervisor-03",
+            "reason_code": "answer_contested",
+            "content": "Beneficiária contesta a negativa: o contrato cobre o procedimento.",
+            **overrides,
+        }
+    )
+
+
+def make_interaction_reclassified(**overrides: Any) -> InteractionReclassified:
+    """Build a supervisor's correction of an inferred demand type."""
+    return InteractionReclassified.model_validate(
+        {
+            "occurred_at": SAMPLE_TIME,
+            "interaction_id": uuid4(),
+            "previous_demand_type": "information",
+            "demand_type": "authorization",
+            "reason_code": "misclassified",
+            "agent_id": "supervisor-03",
+            "queue": "autorizacoes",
+            "previous_queue": "geral",
             **overrides,
         }
     )
@@ -288,6 +343,22 @@ def make_sla_extended(**overrides: Any) -> SlaExtended:
                 "due_at": SAMPLE_TIME + timedelta(days=42),
                 "previous_due_at": SAMPLE_TIME + timedelta(days=10),
                 "reason_code": "agreed_with_member",
+                **overrides,
+            }
+        )
+    )
+
+
+def make_sla_redecided(**overrides: Any) -> SlaRedecided:
+    """Build a coverage clock re-decided as urgent after triage, from the original receipt."""
+    return SlaRedecided.model_validate(
+        _clock(
+            {
+                "policy_id": "ans-rn623-urgency",
+                "due_at": SAMPLE_TIME + timedelta(hours=2),
+                "previous_policy_id": "ans-rn623-coverage",
+                "previous_due_at": SAMPLE_TIME + timedelta(days=7),
+                "reason": "priority_raised",
                 **overrides,
             }
         )
@@ -407,10 +478,26 @@ def make_followup_closed(**overrides: Any) -> FollowupClosed:
     )
 
 
+def make_outbox_watermark(**overrides: Any) -> OutboxWatermark:
+    """Build routing's low watermark for partition 0 of the interactions topic."""
+    return OutboxWatermark.model_validate(
+        {
+            "occurred_at": SAMPLE_TIME,
+            "producer": "routing",
+            "low_watermark": SAMPLE_TIME - timedelta(seconds=2),
+            "marked_topic": INTERACTIONS,
+            "partition": 0,
+            "partitions": 6,
+            **overrides,
+        }
+    )
+
+
 SAMPLES: Mapping[str, Callable[..., EventData]] = MappingProxyType(
     {
         InteractionReceived.event_type: make_interaction_received,
         InteractionQueued.event_type: make_interaction_queued,
+        InteractionTriaged.event_type: make_interaction_triaged,
         InteractionOffered.event_type: make_interaction_offered,
         InteractionOfferDeclined.event_type: make_interaction_offer_declined,
         InteractionAccepted.event_type: make_interaction_accepted,
@@ -418,6 +505,8 @@ SAMPLES: Mapping[str, Callable[..., EventData]] = MappingProxyType(
         InteractionWaiting.event_type: make_interaction_waiting,
         InteractionResumed.event_type: make_interaction_resumed,
         InteractionResolved.event_type: make_interaction_resolved,
+        InteractionReopened.event_type: make_interaction_reopened,
+        InteractionReclassified.event_type: make_interaction_reclassified,
         AgentStatusChanged.event_type: make_agent_status_changed,
         SlaStarted.event_type: make_sla_started,
         SlaWarning.event_type: make_sla_warning,
@@ -426,6 +515,7 @@ SAMPLES: Mapping[str, Callable[..., EventData]] = MappingProxyType(
         SlaPaused.event_type: make_sla_paused,
         SlaResumed.event_type: make_sla_resumed,
         SlaExtended.event_type: make_sla_extended,
+        SlaRedecided.event_type: make_sla_redecided,
         SurveyScheduled.event_type: make_survey_scheduled,
         SurveySkipped.event_type: make_survey_skipped,
         SurveyDispatched.event_type: make_survey_dispatched,
@@ -434,6 +524,7 @@ SAMPLES: Mapping[str, Callable[..., EventData]] = MappingProxyType(
         SurveyExpired.event_type: make_survey_expired,
         FollowupOpened.event_type: make_followup_opened,
         FollowupClosed.event_type: make_followup_closed,
+        OutboxWatermark.event_type: make_outbox_watermark,
     }
 )
 """The payload builder of every event type, by type name."""

@@ -94,6 +94,21 @@ class SlaExtended(SlaClockEvent):
     reason_code: Code | None = None
 
 
+class SlaRedecided(SlaClockEvent):
+    """A running clock follows another policy: the facts that chose its policy changed.
+
+    Triage raised the priority, or an agent corrected the demand type. The new deadline is
+    counted from the clock's original start (the receipt), never from the re-decision.
+    """
+
+    event_type = "atende.sla.redecided.v1"
+
+    previous_policy_id: Code
+    previous_due_at: UtcDatetime
+    reason: Code
+    """What changed: `priority_raised`, `demand_type_changed` or `reclassified`."""
+
+
 EVENTS: tuple[type[EventData], ...] = (
     SlaStarted,
     SlaWarning,
@@ -102,4 +117,5 @@ EVENTS: tuple[type[EventData], ...] = (
     SlaPaused,
     SlaResumed,
     SlaExtended,
+    SlaRedecided,
 )

@@ -14,8 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import domain, queries
 from analytics.config import Settings
-from analytics.schemas import KpiGroup, KpiReport, Kpis, LiveBoard, flatten
+from analytics.schemas import (
+    AnswerOutcomes,
+    DeadlineFigures,
+    KpiGroup,
+    KpiReport,
+    Kpis,
+    LiveBoard,
+    Reclassifications,
+    flatten,
+)
 from atende_events.auth import require_scope
+from atende_events.calendar import Calendar as BusinessCalendar
 from atende_events.runtime import Runtime
 from atende_events.web import ProblemError
 
@@ -38,15 +48,15 @@ async def settings_of(request: Request) -> Settings:
     return settings
 
 
-async def calendar_of(request: Request) -> domain.BusinessCalendar:
+async def calendar_of(request: Request) -> BusinessCalendar:
     """Give the business calendar the app was built with."""
-    calendar: domain.BusinessCalendar = request.app.state.calendar
+    calendar: BusinessCalendar = request.app.state.calendar
     return calendar
 
 
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(sessions)]
 AppSettings = Annotated[Settings, Depends(settings_of)]
-Calendar = Annotated[domain.BusinessCalendar, Depends(calendar_of)]
+Calendar = Annotated[BusinessCalendar, Depends(calendar_of)]
 From = Annotated[
     date | None,
     Query(
@@ -86,7 +96,7 @@ async def _report(
     group_by: list[str],
     maker: async_sessionmaker[AsyncSession],
     settings: Settings,
-    calendar: domain.BusinessCalendar,
+    calendar: Calendar,
 ) -> KpiReport:
     zone = ZoneInfo(settings.time_zone)
     now = datetime.now(UTC)
@@ -111,6 +121,11 @@ async def _report(
             calendar=calendar,
             now=now,
         )
+        deadlines = await queries.deadlines_by_policy(
+            session, start=start, end=end, zone=zone, now=now
+        )
+        outcomes = await queries.answer_outcomes(session, start=start, end=end, zone=zone)
+        corrected = await queries.reclassifications(session, start=start, end=end)
     ordered = sorted(facts.items(), key=lambda item: [(v is None, str(v)) for v in item[0]])
     return KpiReport(
         from_=first,
@@ -127,6 +142,9 @@ async def _report(
             )
             for key, values in ordered
         ],
+        deadlines=[DeadlineFigures(**figures) for figures in deadlines],
+        answer_outcomes=[AnswerOutcomes(**counted) for counted in outcomes],
+        reclassifications=[Reclassifications(**counted) for counted in corrected],
     )
 
 

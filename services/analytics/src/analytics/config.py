@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from atende_events.settings import ServiceSettings
+from atende_events.settings import CalendarSettings, ServiceSettings
 
 SCOPES = ("kpis:read",)
 
@@ -24,7 +24,7 @@ DEV_API_KEYS: dict[str, set[str]] = {"dev-analytics-reader": {"kpis:read"}}
 ANSWER_TARGETS = {"phone": 20.0, "chat": 60.0, "whatsapp": 60.0}
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, CalendarSettings):
     """Settings of the analytics service."""
 
     model_config = SettingsConfigDict(env_prefix="ANALYTICS_", extra="ignore")
@@ -46,6 +46,16 @@ class Settings(ServiceSettings):
             'Bearer API keys and their scopes, as JSON: {"<key>": ["<scope>", ...]}. Scope: '
             "kpis:read. The default is the development key dev-analytics-reader (kpis:read)."
         ),
+    )
+    orphan_after: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 86_400,
+        description="Seconds an event about an interaction not received yet stays parked (not "
+        "counted) before it goes to its topic's dead-letter topic as an orphan.",
+    )
+    orphan_check_every: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds between two looks for orphan events."
     )
     time_zone: str = Field(
         default="America/Sao_Paulo",

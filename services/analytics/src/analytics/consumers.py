@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics import domain, rollups, service
+from analytics import rollups, service
+from atende_events.calendar import Calendar
 from atende_events.consumer import Batched, Handler
 from atende_events.envelope import Envelope, EventData
 from atende_events.intake import InteractionReceived
@@ -27,6 +28,7 @@ from atende_events.routing import (
     InteractionOfferDeclined,
     InteractionOffered,
     InteractionQueued,
+    InteractionReclassified,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
@@ -38,6 +40,7 @@ from atende_events.sla import (
     SlaExtended,
     SlaMet,
     SlaPaused,
+    SlaRedecided,
     SlaResumed,
     SlaStarted,
     SlaWarning,
@@ -63,8 +66,18 @@ LIFECYCLE = (
     InteractionWaiting,
     InteractionResumed,
     InteractionResolved,
+    InteractionReclassified,
 )
-CLOCK_EVENTS = (SlaStarted, SlaWarning, SlaBreached, SlaMet, SlaPaused, SlaResumed, SlaExtended)
+CLOCK_EVENTS = (
+    SlaStarted,
+    SlaWarning,
+    SlaBreached,
+    SlaMet,
+    SlaPaused,
+    SlaResumed,
+    SlaExtended,
+    SlaRedecided,
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,18 @@ def lifecycle(data: EventData) -> Said:
                     at=data.occurred_at,
                     facts={},
                     state="queued",
+                    queue=data.queue,
+                    routed_demand_type=data.demand_type,
+                ),
+                recount=True,
+                with_neighbours=True,
+            )
+        case InteractionReclassified():  # an agent corrected the demand type: both are kept
+            return Said(
+                interaction=service.interaction_change(
+                    interaction_id=data.interaction_id,
+                    at=data.occurred_at,
+                    facts={"original_demand_type": data.previous_demand_type},
                     queue=data.queue,
                     routed_demand_type=data.demand_type,
                 ),
@@ -209,6 +234,7 @@ def lifecycle(data: EventData) -> Said:
                         "first_assignment": data.first_assignment,
                         "sensitive": data.sensitive,
                         "reason_code": data.reason_code,
+                        "outcome": data.outcome.value if data.outcome is not None else None,
                     },
                 ),
                 recount=True,
@@ -245,7 +271,7 @@ def clock_change(data: SlaClockEvent) -> dict[str, Any]:
             return service.clock_change(clock=clock, at=at)
 
 
-def handlers(calendar: domain.BusinessCalendar) -> dict[type[EventData], Handler | Batched]:
+def handlers(calendar: Calendar) -> dict[type[EventData], Handler | Batched]:
     """Map every event type of the contract to the handler that merges it."""
 
     async def on_lifecycle(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:

@@ -1,22 +1,27 @@
 """Pure KPI arithmetic: rates, NPS, the business calendar and the parameters of a KPI request.
 
-The definitions are DESIGN.md section 6. The business calendar here is deliberately small: the
-SLA service owns the real calendars (regional holidays, optional closures); analytics only needs
-"resolved within 2 business days", counted on Mon-Fri 08:00-18:00 in the operator's zone minus
-Brazilian national holidays.
+The definitions are DESIGN.md section 6. "Resolved within 2 business days" is counted on
+Mon-Fri 08:00-18:00 in the operator's zone minus the operator's holidays, with the calendar
+implementation sla uses (`atende_events.calendar`) and the same holiday settings.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Container, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
+from atende_events.calendar import (
+    Calendar,
+    OperatorHolidays,
+    business_day_seconds,
+    business_time_between,
+    operator_calendar,
+)
 
 GROUPS = ("channel", "queue", "party_kind", "agent", "day")
 """The dimensions a KPI request may group by, in the order keys and CSV columns show them."""
@@ -59,54 +64,32 @@ def per_hour(count: int, seconds: float) -> float | None:
     return count * 3600.0 / seconds
 
 
-@dataclass(frozen=True)
-class BusinessCalendar:
-    """When business time runs: weekdays between two local hours, minus holidays."""
-
-    zone: ZoneInfo
-    opens: time = time(8, 0)
-    closes: time = time(18, 0)
-    holidays: Container[date] = field(default_factory=frozenset)
-
-    @property
-    def day_seconds(self) -> float:
-        """Give the business seconds of a full business day."""
-        return (
-            datetime.combine(date(2000, 1, 3), self.closes)
-            - datetime.combine(date(2000, 1, 3), self.opens)
-        ).total_seconds()
-
-    def is_business_day(self, day: date) -> bool:
-        """Tell whether business time runs on a day."""
-        return day.weekday() < 5 and day not in self.holidays
+BUSINESS_HOURS: dict[int, list[tuple[int, int]]] = {
+    weekday: [(8 * 60, 18 * 60)] for weekday in range(5)
+}
+"""Monday to Friday 08:00-18:00: the back office's hours, sla's `horario-comercial`."""
 
 
-def brazil_calendar(time_zone: str = "America/Sao_Paulo") -> BusinessCalendar:
-    """Build Mon-Fri 08:00-18:00 in the zone, closed on Brazilian national holidays."""
-    return BusinessCalendar(zone=ZoneInfo(time_zone), holidays=holidays.country_holidays("BR"))
+def business_calendar(
+    time_zone: str = "America/Sao_Paulo", holidays_of: OperatorHolidays | None = None
+) -> Calendar:
+    """Build the business hours on the operator's holidays, as sla builds its calendars."""
+    return operator_calendar(
+        id="horario-comercial",
+        holidays_of=holidays_of or OperatorHolidays(),
+        hours=BUSINESS_HOURS,
+        zone=time_zone,
+    )
 
 
-def business_seconds(start: datetime, end: datetime, calendar: BusinessCalendar) -> float:
+def business_seconds(start: datetime, end: datetime, calendar: Calendar) -> float:
     """Count the business seconds between two aware moments (0 when end is not after start)."""
-    if end <= start:
-        return 0.0
-    total = 0.0
-    day = start.astimezone(calendar.zone).date()
-    last = end.astimezone(calendar.zone).date()
-    while day <= last:
-        if calendar.is_business_day(day):
-            # Instants in UTC: wall-time subtraction in one zone is wrong across a DST change.
-            opens = datetime.combine(day, calendar.opens, tzinfo=calendar.zone).astimezone(UTC)
-            closes = datetime.combine(day, calendar.closes, tzinfo=calendar.zone).astimezone(UTC)
-            overlap = min(closes, end) - max(opens, start)
-            total += max(overlap.total_seconds(), 0.0)
-        day += timedelta(days=1)
-    return total
+    return business_time_between(start, end, calendar).total_seconds()
 
 
-def within_business_days(seconds: float, days: int, calendar: BusinessCalendar) -> bool:
+def within_business_days(seconds: float, days: int, calendar: Calendar) -> bool:
     """Tell whether a business duration is at most the given number of business days."""
-    return seconds <= days * calendar.day_seconds
+    return seconds <= days * business_day_seconds(calendar)
 
 
 def parse_groups(values: Iterable[str]) -> tuple[str, ...]:

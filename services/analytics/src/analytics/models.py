@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -49,6 +51,8 @@ class Interaction(Base):
     party_kind: Mapped[str | None] = mapped_column(String(32))
     party_ref: Mapped[str | None] = mapped_column(String(64))
     given_demand_type: Mapped[str | None] = mapped_column(String(64))
+    original_demand_type: Mapped[str | None] = mapped_column(String(64))
+    """The demand type before an agent first corrected it; None when never reclassified."""
     routed_demand_type: Mapped[str | None] = mapped_column(String(64))
     routed_demand_at: Mapped[datetime | None] = mapped_column(TZ)
     demand_type: Mapped[str | None] = mapped_column(
@@ -72,6 +76,8 @@ class Interaction(Base):
     first_assignment: Mapped[bool | None] = mapped_column()
     sensitive: Mapped[bool | None] = mapped_column()
     reason_code: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    """What the conclusive answer decided (authorised, denied, ...); None when unanswered."""
     business_seconds_to_resolve: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
@@ -296,3 +302,16 @@ KPI_AGENT_DAYS = Table(
         postgresql_nulls_not_distinct=True,
     ),
 )
+
+
+PARKED_EVENTS = Table(
+    "parked_events",
+    Base.metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("interaction_id", Uuid, nullable=False, index=True),
+    Column("topic", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("parked_at", TZ, nullable=False, server_default=func.now(), index=True),
+)
+"""Events about an interaction whose receipt has not come yet; see analytics.parking."""

@@ -33,6 +33,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     union_all,
 )
@@ -42,6 +43,7 @@ from analytics import domain, rollups
 from analytics.models import KPI_AGENT_DAYS, KPI_DAYS, KPI_DETAILS
 from analytics.service import AGENTS, ASSIGNMENTS, CLOCKS, FOLLOWUPS, INTERACTIONS, STATUS_CHANGES
 from analytics.service import SURVEYS as SURVEY_TABLE
+from atende_events.calendar import Calendar, business_day_seconds
 
 Key = tuple[Any, ...]
 Facts = dict[str, Any]
@@ -123,7 +125,7 @@ async def kpi_facts(
     groups: Sequence[str],
     zone: ZoneInfo,
     answer_targets: Mapping[str, float],
-    calendar: domain.BusinessCalendar,
+    calendar: Calendar,
     now: datetime,
 ) -> dict[Key, Facts]:
     """Gather the raw counts and means of every KPI family, per group key.
@@ -132,7 +134,7 @@ async def kpi_facts(
     answer targets); from the read models otherwise, which gives the same figures, slower.
     """
     counted = await rollups.counted_with(session)
-    limit = domain.BUSINESS_DAYS_TO_RESOLVE * calendar.day_seconds
+    limit = domain.BUSINESS_DAYS_TO_RESOLVE * business_day_seconds(calendar)
     if counted is not None and (
         counted["time_zone"] == zone.key
         and counted["resolve_within_seconds"] == limit
@@ -223,7 +225,7 @@ async def kpi_facts_from_read_models(
     groups: Sequence[str],
     zone: ZoneInfo,
     answer_targets: Mapping[str, float],
-    calendar: domain.BusinessCalendar,
+    calendar: Calendar,
     now: datetime,
 ) -> dict[Key, Facts]:
     """Gather the raw counts and means of every KPI family, per group key."""
@@ -275,7 +277,7 @@ async def kpi_facts_from_read_models(
         i.c.business_seconds_to_resolve.label("business"),
     ).subquery()
     c = completions.c
-    limit = domain.BUSINESS_DAYS_TO_RESOLVE * calendar.day_seconds
+    limit = domain.BUSINESS_DAYS_TO_RESOLVE * business_day_seconds(calendar)
     for key, row in await _grouped(
         session,
         completions,
@@ -506,6 +508,70 @@ async def _add_staffed_time(
         values["staffed_seconds"] = seconds.get(day, 0.0)
 
 
+_DEADLINES = text(
+    "SELECT policy_id, kind,"
+    " to_char(started_at AT TIME ZONE CAST(:zone AS text), 'YYYY-MM') AS month,"
+    " count(*) AS started,"
+    " count(*) FILTER (WHERE outcome = 'met') AS met,"
+    " count(*) FILTER (WHERE outcome = 'breached') AS breached,"
+    " count(*) FILTER (WHERE outcome IS NULL) AS open,"
+    " count(*) FILTER (WHERE outcome IS NULL AND due_at < :now) AS past_due"
+    " FROM clocks WHERE started_at >= :start AND started_at < :end"
+    " GROUP BY policy_id, kind, month ORDER BY month, kind DESC, policy_id"
+)
+
+
+async def deadlines_by_policy(
+    session: AsyncSession, *, start: datetime, end: datetime, zone: ZoneInfo, now: datetime
+) -> list[dict[str, Any]]:
+    """Count the clocks started in the period per policy and month, as a regulator asks.
+
+    An open clock already past its deadline counts against the rate at once, not only when it
+    closes (or when sla, waiting for every stop event, declares the breach).
+    """
+    rows = await session.execute(
+        _DEADLINES, {"zone": zone.key, "start": start, "end": end, "now": now}
+    )
+    return [
+        {
+            **row._mapping,
+            "within_deadline_rate": domain.share(row.met, row.met + row.breached + row.past_due),
+        }
+        for row in rows
+    ]
+
+
+_OUTCOMES = text(
+    "SELECT to_char(resolved_at AT TIME ZONE CAST(:zone AS text), 'YYYY-MM') AS month, outcome,"
+    " count(*) AS answers FROM interactions"
+    " WHERE resolved_at >= :start AND resolved_at < :end AND outcome IS NOT NULL"
+    " AND received_at IS NOT NULL GROUP BY month, outcome ORDER BY month, outcome"
+)
+
+
+async def answer_outcomes(
+    session: AsyncSession, *, start: datetime, end: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Count the conclusive answers given in the period per month and outcome."""
+    rows = await session.execute(_OUTCOMES, {"zone": zone.key, "start": start, "end": end})
+    return [dict(row._mapping) for row in rows]
+
+
+_RECLASSIFIED = text(
+    "SELECT original_demand_type, demand_type, count(*) AS interactions FROM interactions"
+    " WHERE received_at >= :start AND received_at < :end AND original_demand_type IS NOT NULL"
+    " GROUP BY original_demand_type, demand_type ORDER BY original_demand_type, demand_type"
+)
+
+
+async def reclassifications(
+    session: AsyncSession, *, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Count the interactions received in the period whose demand type an agent corrected."""
+    rows = await session.execute(_RECLASSIFIED, {"start": start, "end": end})
+    return [dict(row._mapping) for row in rows]
+
+
 async def live_board(
     session: AsyncSession, *, now: datetime, at_risk_within: timedelta, limit: int = 50
 ) -> dict[str, Any]:
@@ -527,6 +593,9 @@ async def live_board(
         k.c.outcome.is_(None), k.c.paused.is_not(True), k.c.due_at <= now + at_risk_within
     )
     total = await session.scalar(select(func.count()).select_from(k).where(at_risk))
+    past_due = await session.scalar(
+        select(func.count()).select_from(k).where(at_risk, k.c.due_at < now)
+    )
     clocks = await session.execute(
         select(
             k.c.clock_id,
@@ -557,6 +626,7 @@ async def live_board(
         ],
         "agents": {row.status: row.agents for row in agents},
         "clocks_at_risk": total or 0,
+        "clocks_past_due": past_due or 0,
         "clocks": [
             {
                 **{name: value for name, value in row._mapping.items() if name != "warned_at"},

@@ -185,6 +185,41 @@ class KpiGroup(Frozen):
     kpis: Kpis
 
 
+class DeadlineFigures(Frozen):
+    """The clocks of one policy started in one month: what a regulator asks for."""
+
+    policy_id: str = Field(description="The SLA policy (see sla's GET /v1/sla/policies).")
+    kind: str = Field(description="regulatory or operational.")
+    month: str = Field(description="YYYY-MM of the clocks' start, in the operator's zone.")
+    started: int
+    met: int
+    breached: int
+    open: int = Field(description="Not stopped yet.")
+    past_due: int = Field(description="Open, and their deadline has already passed.")
+    within_deadline_rate: float | None = Field(
+        description="met / (met + breached + past_due): an open clock past its deadline counts "
+        "against the rate now, not when it closes."
+    )
+
+
+class AnswerOutcomes(Frozen):
+    """The conclusive answers of one month with one outcome."""
+
+    month: str = Field(description="YYYY-MM of the answer, in the operator's zone.")
+    outcome: str = Field(
+        description="authorised, partially_authorised, denied, informed or withdrawn."
+    )
+    answers: int
+
+
+class Reclassifications(Frozen):
+    """Interactions whose demand type an agent corrected, per original and corrected type."""
+
+    original_demand_type: str = Field(description="The demand type before the first correction.")
+    demand_type: str | None = Field(description="The demand type now.")
+    interactions: int
+
+
 class KpiReport(Frozen):
     """KPIs per group over a period of local days."""
 
@@ -193,6 +228,20 @@ class KpiReport(Frozen):
     time_zone: str
     group_by: list[str]
     groups: list[KpiGroup]
+    deadlines: list[DeadlineFigures] = Field(
+        default_factory=list,
+        description="Per policy and month of start: clocks started in the period, met, "
+        "breached, open and already past due.",
+    )
+    answer_outcomes: list[AnswerOutcomes] = Field(
+        default_factory=list,
+        description="Conclusive answers given in the period, per month and outcome.",
+    )
+    reclassifications: list[Reclassifications] = Field(
+        default_factory=list,
+        description="Interactions received in the period whose demand type was corrected "
+        "(interaction.reclassified), per original and current demand type.",
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -225,6 +274,11 @@ class LiveBoard(Frozen):
     clocks_at_risk: int = Field(
         description="Running clocks (not paused, not closed) due within the configured window "
         "or already past due."
+    )
+    clocks_past_due: int = Field(
+        default=0,
+        description="Of those, the ones whose deadline has already passed (breached, or waiting "
+        "for sla to know every stop event before declaring it).",
     )
     clocks: list[ClockAtRisk] = Field(description="The most urgent of them, earliest due first.")
 

@@ -49,6 +49,7 @@ from analytics.models import (
     Interaction,
     Survey,
 )
+from atende_events.calendar import Calendar
 
 INTERACTIONS: Table = Interaction.__table__  # type: ignore[assignment]
 ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
@@ -188,6 +189,7 @@ FIRST_FACTS = (
     "party_kind",
     "party_ref",
     "given_demand_type",
+    "original_demand_type",
     "priority",
     "related_interaction_id",
 )
@@ -204,6 +206,7 @@ RESOLUTION = (
     "first_assignment",
     "sensitive",
     "reason_code",
+    "outcome",
 )
 INTERACTION_COLUMNS = (
     "interaction_id",
@@ -325,7 +328,7 @@ async def merge_interactions(
     session: AsyncSession,
     changes: Sequence[Mapping[str, Any]],
     *,
-    calendar: domain.BusinessCalendar,
+    calendar: Calendar,
 ) -> None:
     """Merge what many events say about interactions into their rows, in one statement."""
     rows = _rows(changes, "interaction_id", _merged_interaction)
@@ -432,7 +435,8 @@ def clock_change(
 ) -> dict[str, Any]:
     """Say what one sla event says about a clock, for `merge_clocks`.
 
-    `clock` gives its id, interaction, kind, type and policy (the first stay) and its due_at.
+    `clock` gives its id, interaction, kind and type (the first stay), and its policy and due_at
+    (the latest stay: a re-decision changes both).
     """
     if set(clock) != set(CLOCK_IDENTITY):
         raise ValueError(f"a clock is {CLOCK_IDENTITY}, not {sorted(clock)}")
@@ -453,6 +457,7 @@ def _merged_clock(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, A
     """What `MERGE_CLOCKS` makes of the row `old` and a change `new`."""
     row = dict(old)
     row["due_at"] = _later_value(old, new, "due_at", "due_at_as_of")
+    row["policy_id"] = _later_value(old, new, "policy_id", "due_at_as_of")
     row["due_at_as_of"] = _greatest(old["due_at_as_of"], new["due_at_as_of"])
     row["started_at"] = _least(old["started_at"], new["started_at"])
     row["warned_at"] = _least(old["warned_at"], new["warned_at"])
@@ -469,6 +474,8 @@ def _merge_clocks() -> Any:
     t = CLOCKS
     rules = {
         "due_at": _later(t, excluded, "due_at", "due_at_as_of"),
+        # A re-decided clock follows its new policy (sla.redecided), as its deadline does.
+        "policy_id": _later(t, excluded, "policy_id", "due_at_as_of"),
         "due_at_as_of": func.greatest(t.c.due_at_as_of, excluded.due_at_as_of),
         "started_at": func.least(t.c.started_at, excluded.started_at),
         "warned_at": func.least(t.c.warned_at, excluded.warned_at),

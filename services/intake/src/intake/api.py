@@ -8,19 +8,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atende_events.auth import require_scope
+from atende_events.demand_types import taxonomy
 from atende_events.intake import PartyKind
+from atende_events.limits import rate_limited
 from atende_events.runtime import Runtime
-from atende_events.web import ProblemError, correlation_id, problem
+from atende_events.web import ProblemError, correlation_id
 from intake import domain, service
 from intake.config import Settings
 from intake.registrar import Registrar
 from intake.schemas import (
+    DemandTypes,
     InteractionCreated,
     InteractionIn,
     InteractionOut,
@@ -45,6 +47,8 @@ CanWrite = Depends(require_scope("interactions:write"))
 CanRead = Depends(require_scope("interactions:read"))
 CanReadParties = Depends(require_scope("parties:read"))
 CanTrack = Depends(require_scope("track:read"))
+LimitInteractions = Depends(rate_limited("interactions"))
+LimitTracking = Depends(rate_limited("track"))
 
 
 async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -79,7 +83,7 @@ def _correlation() -> str | None:
     "/interactions",
     status_code=201,
     response_model=InteractionCreated,
-    dependencies=[CanWrite],
+    dependencies=[LimitInteractions, CanWrite],
     summary="Register an interaction from any channel and give it a protocol number.",
     responses={
         200: {
@@ -89,6 +93,7 @@ def _correlation() -> str | None:
         409: {"description": "The Idempotency-Key was used with another body."},
         413: {"description": "The body is too large."},
         422: {"description": "Invalid fields, an unknown related_protocol, or unknown fields."},
+        429: {"description": "Too many requests from this key or address; see Retry-After."},
         503: {"description": "The database is unreachable; nothing was recorded. Retry."},
     },
 )
@@ -182,6 +187,7 @@ def _invalid_field(field: str, message: str, error_type: str) -> ProblemError:
     response_model=InteractionOut,
     dependencies=[CanRead],
     summary="An interaction by id or protocol, with its status, deadlines and history.",
+    responses={404: {"description": "No interaction with this id or protocol."}},
 )
 async def get_interaction(reference: str, sessionmaker: Sessions) -> InteractionOut:
     """Show one interaction, found by its id or its protocol number."""
@@ -234,6 +240,7 @@ async def get_timeline(
     response_model=PartyOut,
     dependencies=[CanReadParties],
     summary="A party's contact data (name, e-mail, phone).",
+    responses={404: {"description": "No such party."}},
 )
 async def get_party(kind: PartyKind, party_id: PartyIdPath, sessionmaker: Sessions) -> PartyOut:
     """Give a party's contact data to a service allowed to contact them."""
@@ -247,8 +254,12 @@ async def get_party(kind: PartyKind, party_id: PartyIdPath, sessionmaker: Sessio
 @router.get(
     "/track/{protocol}",
     response_model=Tracking,
-    dependencies=[CanTrack],
+    dependencies=[LimitTracking, CanTrack],
     summary="A person follows their own request: status, queue, dates and deadlines only.",
+    responses={
+        404: {"description": "No such request for this party."},
+        429: {"description": "Too many requests from this key or address."},
+    },
 )
 async def track(
     protocol: str,
@@ -277,51 +288,56 @@ async def track(
     return found
 
 
-class BodyLimit:
-    """Refuse request bodies beyond a size with 413 before anything parses them."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self._app = app
-        self._max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self._app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            await self._refuse(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self._app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
-            413,
-            "Request body too large",
-            f"The request body exceeds {self._max_bytes} bytes.",
-            max_bytes=self._max_bytes,
+@router.get(
+    "/track/{protocol}/answer.txt",
+    response_class=PlainTextResponse,
+    dependencies=[LimitTracking, CanTrack],
+    summary="A person's plain-text copy of the answer to their request (same access as tracking).",
+    responses={
+        200: {"content": {"text/plain": {}}},
+        404: {"description": "No such request for this party, or not answered yet."},
+        429: {"description": "Too many requests from this key or address."},
+    },
+)
+async def track_answer(
+    protocol: str,
+    party_id: Annotated[str, Query(min_length=1, max_length=64)],
+    sessionmaker: Sessions,
+    settings: AppSettings,
+    party_kind: Annotated[PartyKind | None, Query()] = None,
+) -> PlainTextResponse:
+    """Give the latest answer as text to keep; anyone else learns nothing, as with tracking."""
+    text = None
+    if domain.parse_protocol(protocol) is not None and _PARTY_ID.fullmatch(party_id):
+        async with sessionmaker.begin() as session:
+            text = await service.tracked_answer_text(
+                session,
+                protocol=protocol,
+                party_id=party_id,
+                party_kind=party_kind.value if party_kind is not None else None,
+                time_zone=settings.time_zone,
+            )
+    if text is None:
+        raise ProblemError(
+            404, "Not found", "No answer to a request with this protocol for this party."
         )
-        await response(scope, receive, send)
+    return PlainTextResponse(
+        text,
+        headers={
+            "Content-Disposition": f'inline; filename="{protocol}-answer.txt"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(
+    "/demand-types",
+    response_model=DemandTypes,
+    summary="The demand taxonomy: the codes `demand_type` accepts, with labels and deadlines.",
+)
+async def get_demand_types() -> DemandTypes:
+    """List the demand types, for channel front ends; public reference data, no key needed."""
+    book = taxonomy()
+    return DemandTypes.model_validate(
+        {"version": book.version, "items": [d.model_dump() for d in book.demand_types]}
+    )

@@ -24,7 +24,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from atende_events.auth import DEV_KEY_PREFIX
-from atende_events.settings import ServiceSettings
+from atende_events.settings import RateLimit, ServiceSettings
+from atende_events.topics import INTERACTIONS
 
 SCOPES = ("interactions:write", "interactions:read", "parties:read", "track:read")
 
@@ -33,6 +34,13 @@ DEV_API_KEYS: dict[str, set[str]] = {
     "dev-intake-survey": {"interactions:write", "interactions:read", "parties:read"},
     "dev-intake-reader": {"interactions:read"},
     "dev-intake-portal": {"track:read"},
+}
+
+# A channel front end posts for many people from one address; a person tracks a request now and
+# then, and nobody needs to try thousands of protocols.
+RATE_LIMITS = {
+    "interactions": RateLimit(per_key=300, per_client=300, burst_seconds=10),
+    "track": RateLimit(per_key=50, per_client=1, burst_seconds=20),
 }
 
 QUEUE_LABELS = {
@@ -51,8 +59,21 @@ class Settings(ServiceSettings):
     """Settings of the intake service."""
 
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+    secret_fields = ("pseudonym_key",)
 
     database_url: str = "postgresql+asyncpg://atende:atende@127.0.0.1:15432/intake"
+    max_contact_age_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="How old a contact's occurred_at may be: its regulatory clocks start then "
+        "(a NIP counts from its notification), so an older one is refused (422).",
+    )
+    relay_watermark_topics: list[str] = Field(
+        default_factory=lambda: [INTERACTIONS],
+        description="Topics whose every partition gets this service's low watermark: sla "
+        "declares a breach only once it knows no stop event of this service is on its way.",
+    )
     port: int = 8001
     api_keys: dict[str, set[str]] = Field(
         default_factory=lambda: {key: set(scopes) for key, scopes in DEV_API_KEYS.items()},
@@ -85,12 +106,16 @@ class Settings(ServiceSettings):
         ge=24,
         description="Hours an Idempotency-Key is honoured (at least 24); older keys are purged.",
     )
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=lambda: dict(RATE_LIMITS),
+        description="Rate limits (per instance) of POST /v1/interactions (rule `interactions`) "
+        "and GET /v1/track/{protocol} (rule `track`), as JSON: "
+        '{"<rule>": {"per_key": <per second>, "per_client": <per second>, "burst_seconds": '
+        "<s>}}; 0 or a missing rule is no limit.",
+    )
     queue_labels: dict[str, str] = Field(
         default_factory=lambda: dict(QUEUE_LABELS),
         description="What a person following a request sees for each queue id, as JSON.",
-    )
-    max_body_bytes: int = Field(
-        default=64 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
     )
     registration_writers: int = Field(
         default=2,

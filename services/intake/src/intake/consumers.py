@@ -18,6 +18,8 @@ from atende_events.routing import (
     InteractionOfferDeclined,
     InteractionOffered,
     InteractionQueued,
+    InteractionReclassified,
+    InteractionReopened,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
@@ -29,6 +31,7 @@ from atende_events.sla import (
     SlaExtended,
     SlaMet,
     SlaPaused,
+    SlaRedecided,
     SlaResumed,
     SlaStarted,
 )
@@ -43,6 +46,8 @@ LIFECYCLE_EVENTS: tuple[type[EventData], ...] = (
     InteractionWaiting,
     InteractionResumed,
     InteractionResolved,
+    InteractionReopened,
+    InteractionReclassified,
 )
 DEADLINE_EVENTS: tuple[type[SlaClockEvent], ...] = (
     SlaStarted,
@@ -51,6 +56,7 @@ DEADLINE_EVENTS: tuple[type[SlaClockEvent], ...] = (
     SlaExtended,
     SlaMet,
     SlaBreached,
+    SlaRedecided,
 )
 
 

@@ -19,17 +19,19 @@ from atende_events.routing import (
     InteractionOfferDeclined,
     InteractionOffered,
     InteractionQueued,
+    InteractionReclassified,
+    InteractionReopened,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
     InteractionWaiting,
+    Outcome,
     Resolution,
 )
 
 PROTOCOL_PATTERN = re.compile(r"^(?P<registry>[0-9]{6})(?P<day>[0-9]{8})(?P<sequence>[0-9]{6})$")
 MAX_DAILY_SEQUENCE = 999_999
 CLOCK_SKEW = timedelta(minutes=5)
-EARLIEST_CONTACT = datetime(2000, 1, 1, tzinfo=UTC)
 """No contact reported to intake happened before this; older dates are typing mistakes."""
 
 
@@ -98,14 +100,21 @@ def daily_sequence(number: int, day_base: int) -> int:
 # --- What a request may say ----------------------------------------------------------------------
 
 
-def occurred_at_problem(occurred_at: datetime | None, now: datetime) -> str | None:
-    """Explain why a reported contact time is unacceptable, or None when it is fine."""
+def occurred_at_problem(
+    occurred_at: datetime | None, now: datetime, *, max_age: timedelta
+) -> str | None:
+    """Explain why a reported contact time is unacceptable, or None when it is fine.
+
+    The regulatory clocks start at the contact's own time when the channel gives one (a call
+    queued before the agent registered it, a NIP notified days ago), so it is bounded: not in the
+    future (beyond a server's clock skew) and not older than `max_age`.
+    """
     if occurred_at is None:
         return None
-    if occurred_at < EARLIEST_CONTACT:
-        return f"occurred_at lies before {EARLIEST_CONTACT:%Y-%m-%d}"
     if occurred_at > now + CLOCK_SKEW:
         return "occurred_at lies in the future"
+    if occurred_at < now - max_age:
+        return f"occurred_at lies more than {max_age.days} days before now"
     return None
 
 
@@ -151,13 +160,29 @@ _RANK = {
 
 
 @dataclass(frozen=True)
+class GivenAnswer:
+    """The conclusive answer a resolution gave the person."""
+
+    outcome: Outcome
+    body: str | None
+    denial_reason: str | None = None
+    legal_basis: str | None = None
+
+
+@dataclass(frozen=True)
 class Step:
     """The status (and queue, when the event names one) a lifecycle event leads to."""
 
-    status: Status
+    status: Status | None
+    """None for an event that moves no status (a correction of the demand type)."""
     queue: str | None
     demand_type: str | None = None
-    """The demand type routing gave or inferred, for interactions that came without one."""
+    """The demand type routing gave or inferred, for interactions that came without one; the
+    corrected one for a reclassification, which replaces it."""
+    answer: GivenAnswer | None = None
+    """The answer a conclusive resolution gave."""
+    reopens: bool = False
+    """True when the event reopens a completed interaction (a contested answer)."""
 
 
 def step_of(event: EventData) -> Step | None:
@@ -179,19 +204,39 @@ def step_of(event: EventData) -> Step | None:
             return Step(Status.QUEUED, queue)
         case InteractionResolved(resolution=resolution, queue=queue, demand_type=demand_type):
             status = Status.RESOLVED if resolution is Resolution.RESOLVED else Status.UNRESOLVED
-            return Step(status, queue, demand_type)
+            answer = None
+            if status is Status.RESOLVED and event.outcome is not None:
+                answer = GivenAnswer(
+                    outcome=event.outcome,
+                    body=event.content,
+                    denial_reason=event.denial_reason,
+                    legal_basis=event.legal_basis,
+                )
+            return Step(status, queue, demand_type, answer=answer)
+        case InteractionReclassified(queue=queue, demand_type=demand_type):
+            return Step(None, queue, demand_type)
+        case InteractionReopened(queue=queue):
+            return Step(Status.QUEUED, queue, reopens=True)
     return None
 
 
-def supersedes(new: Status, new_at: datetime, current: Status, current_at: datetime | None) -> bool:
+def supersedes(
+    new: Status,
+    new_at: datetime,
+    current: Status,
+    current_at: datetime | None,
+    *,
+    reopens: bool = False,
+) -> bool:
     """Tell whether a status reported at new_at replaces the current one, in any arrival order.
 
-    A completed interaction stays completed: a late queued or accepted event cannot reopen it.
-    Any lifecycle event moves a received interaction on, even if another host's clock stamped it
-    a little before intake's. Otherwise the later event wins, and the later stage on a tie.
+    A completed interaction stays completed: a late queued or accepted event cannot reopen it;
+    only a reopening after the completion does. Any lifecycle event moves a received interaction
+    on, even if another host's clock stamped it a little before intake's. Otherwise the later
+    event wins, and the later stage on a tie.
     """
     if current in TERMINAL and new not in TERMINAL:
-        return False
+        return reopens and (current_at is None or new_at > current_at)
     if current is Status.RECEIVED or current_at is None:
         return True
     if new_at != current_at:
@@ -255,6 +300,7 @@ _CLOCK_STATES = {
     "atende.sla.warning.v1": ClockState.RUNNING,
     "atende.sla.resumed.v1": ClockState.RUNNING,
     "atende.sla.extended.v1": ClockState.RUNNING,
+    "atende.sla.redecided.v1": ClockState.RUNNING,
     "atende.sla.paused.v1": ClockState.PAUSED,
     "atende.sla.met.v1": ClockState.MET,
     "atende.sla.breached.v1": ClockState.BREACHED,
@@ -282,3 +328,84 @@ def clock_supersedes(
 
 
 _FINAL_CLOCK_STATES = frozenset({ClockState.MET, ClockState.BREACHED})
+
+
+# --- Answers -----------------------------------------------------------------------------------
+
+OUTCOME_LABELS: dict[str, dict[Outcome, str]] = {
+    "pt": {
+        Outcome.AUTHORISED: "Autorizado",
+        Outcome.PARTIALLY_AUTHORISED: "Autorizado parcialmente",
+        Outcome.DENIED: "Negado",
+        Outcome.INFORMED: "Informação prestada",
+        Outcome.WITHDRAWN: "Pedido encerrado a pedido do solicitante",
+    },
+    "es": {
+        Outcome.AUTHORISED: "Autorizado",
+        Outcome.PARTIALLY_AUTHORISED: "Autorizado parcialmente",
+        Outcome.DENIED: "Denegado",
+        Outcome.INFORMED: "Información brindada",
+        Outcome.WITHDRAWN: "Solicitud retirada por el solicitante",
+    },
+    "en": {
+        Outcome.AUTHORISED: "Authorised",
+        Outcome.PARTIALLY_AUTHORISED: "Partially authorised",
+        Outcome.DENIED: "Denied",
+        Outcome.INFORMED: "Information given",
+        Outcome.WITHDRAWN: "Withdrawn by the requester",
+    },
+    "de": {
+        Outcome.AUTHORISED: "Genehmigt",
+        Outcome.PARTIALLY_AUTHORISED: "Teilweise genehmigt",
+        Outcome.DENIED: "Abgelehnt",
+        Outcome.INFORMED: "Auskunft erteilt",
+        Outcome.WITHDRAWN: "Vom Antragsteller zurückgezogen",
+    },
+}
+"""The outcome in the words of the request's language; Portuguese when the language is another."""
+
+_ANSWER_HEADINGS: dict[str, tuple[str, str, str, str, str, str]] = {
+    "pt": ("Protocolo", "Data da resposta", "Resultado", "Motivo", "Fundamento", "Resposta"),
+    "es": ("Protocolo", "Fecha de la respuesta", "Resultado", "Motivo", "Fundamento", "Respuesta"),
+    "en": ("Protocol", "Answered on", "Outcome", "Reason", "Basis", "Answer"),
+    "de": ("Protokoll", "Antwort vom", "Ergebnis", "Grund", "Grundlage", "Antwort"),
+}
+
+
+def language_of(locale: str | None) -> str:
+    """Give the language answers are labelled in: the locale's own when known, else Portuguese."""
+    language = (locale or "").split("-")[0].split("_")[0].lower()
+    return language if language in OUTCOME_LABELS else "pt"
+
+
+def outcome_label(outcome: Outcome, locale: str | None) -> str:
+    """Name an outcome in the request's language."""
+    return OUTCOME_LABELS[language_of(locale)][outcome]
+
+
+def answer_text(
+    *,
+    protocol: str,
+    outcome: Outcome,
+    body: str | None,
+    denial_reason: str | None,
+    legal_basis: str | None,
+    answered_at: datetime,
+    locale: str | None,
+    time_zone: str,
+) -> str:
+    """Write the answer as the plain-text copy a person keeps: protocol, date, outcome, grounds."""
+    language = language_of(locale)
+    protocol_h, date_h, outcome_h, reason_h, basis_h, answer_h = _ANSWER_HEADINGS[language]
+    lines = [
+        f"{protocol_h}: {protocol}",
+        f"{date_h}: {answered_at.astimezone(ZoneInfo(time_zone)).strftime('%Y-%m-%d %H:%M %Z')}",
+        f"{outcome_h}: {OUTCOME_LABELS[language][outcome]}",
+    ]
+    if denial_reason is not None:
+        lines.append(f"{reason_h}: {denial_reason}")
+    if legal_basis is not None:
+        lines.append(f"{basis_h}: {legal_basis}")
+    if body is not None:
+        lines += ["", f"{answer_h}:", body]
+    return "\n".join(lines) + "\n"

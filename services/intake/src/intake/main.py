@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atende_events.runtime import install, running
 from atende_events.web import configure_logging
 from intake import SERVICE, service
-from intake.api import BodyLimit, router
+from intake.api import router
 from intake.config import Settings
 from intake.consumers import handlers
 from intake.registrar import Registrar
@@ -59,8 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    # Added before install(): the shared middleware wraps it, so a 413 is timed and correlated too.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install(app, SERVICE, settings)
     app.include_router(router)
     return app

@@ -75,6 +75,8 @@ class Interaction(Base):
     description: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str | None] = mapped_column(String(35))
     related_interaction_id: Mapped[UUID | None] = mapped_column(ForeignKey("interactions.id"))
+    external_reference: Mapped[str | None] = mapped_column(String(40))
+    """Another body's number for the demand: the ANS demand number of a NIP."""
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16))
@@ -117,6 +119,26 @@ class Deadline(Base):
     due_at_as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(String(16))
     """running, paused, met or breached."""
+
+
+class Answer(Base):
+    """An answer given to the person: its outcome, grounds and written text, as routing sent it.
+
+    An interaction reopened and answered again has several; the latest is the one in force.
+    """
+
+    __tablename__ = "answers"
+    __table_args__ = (Index(None, "interaction_id", "answered_at"),)
+
+    event_id: Mapped[UUID] = mapped_column(primary_key=True)
+    """The `interaction.resolved` event that brought it."""
+    interaction_id: Mapped[UUID] = mapped_column(ForeignKey("interactions.id"))
+    outcome: Mapped[str] = mapped_column(String(32))
+    denial_reason: Mapped[str | None] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+    """The written answer (None when a consumer before intake dropped the event's content)."""
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotentRequest(Base):

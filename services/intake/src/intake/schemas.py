@@ -9,8 +9,16 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from atende_events.demand_types import demand_codes
 from atende_events.envelope import Code
-from atende_events.intake import Channel, Locale, PartyKind, Priority, ProtocolNumber
+from atende_events.intake import (
+    Channel,
+    ExternalReference,
+    Locale,
+    PartyKind,
+    Priority,
+    ProtocolNumber,
+)
 
 PartyId = Annotated[
     str,
@@ -66,8 +74,19 @@ class InteractionIn(Body):
     priority: Priority = Priority.NORMAL
     related_protocol: ProtocolNumber | None = None
     """An earlier protocol this contact cites (the ombudsman's second instance, a complaint)."""
+    external_reference: ExternalReference | None = None
+    """Another body's number for the demand: the ANS demand number of a NIP (the regulator
+    channel), whose deadline counts from the notification date given as `occurred_at`."""
     occurred_at: AwareDatetime | None = None
-    locale: Locale | None = None
+    locale: Annotated[Locale, Field(max_length=35)] | None = None  # the column's length
+
+    @field_validator("demand_type")
+    @classmethod
+    def _known_demand_type(cls, value: str | None) -> str | None:
+        """Refuse a demand type the taxonomy does not list, naming the ones it does."""
+        if value is not None and value not in demand_codes():
+            raise ValueError(f"unknown demand type {value!r}; allowed: {', '.join(demand_codes())}")
+        return value
 
 
 class Answer(BaseModel):
@@ -117,6 +136,7 @@ class InteractionOut(Answer):
     description: str | None
     locale: str | None
     related_protocol: str | None
+    external_reference: str | None = None
     occurred_at: datetime
     received_at: datetime
     status: str
@@ -165,8 +185,23 @@ class TrackDeadline(Answer):
     state: str
 
 
+class TrackAnswer(Answer):
+    """The conclusive answer the person was given (ANS RN 623/2024: in writing, reasoned)."""
+
+    outcome: str
+    """authorised, partially_authorised, denied, informed or withdrawn."""
+    outcome_label: str
+    """The outcome in the words of the request's language."""
+    answer: str | None
+    """The written answer, as the agent wrote it for the person."""
+    denial_reason: str | None
+    legal_basis: str | None
+    """The contract clause or legal provision behind a denial."""
+    answered_at: datetime
+
+
 class Tracking(Answer):
-    """What a person may see of their own request: no content, no agent, no party data."""
+    """What a person may see of their own request: no agent, no party data, no internal notes."""
 
     protocol: str
     status: str
@@ -176,3 +211,28 @@ class Tracking(Answer):
     updated_at: datetime
     completed_at: datetime | None
     deadlines: list[TrackDeadline]
+    answer: TrackAnswer | None = None
+    """The latest answer given; none until the request is answered."""
+
+
+class DemandDeadlineOut(Answer):
+    norm: str
+    provision: str
+    business_days: int | None
+    immediate: bool
+
+
+class DemandTypeOut(Answer):
+    code: str
+    coverage: bool
+    """True for a coverage (assistencial) request in the sense of ANS RN 623/2024."""
+    labels: dict[str, str]
+    """The name to show, per language (pt-BR, es, en, de)."""
+    deadline: DemandDeadlineOut
+
+
+class DemandTypes(Answer):
+    """The demand taxonomy in force: the codes `demand_type` accepts."""
+
+    version: int
+    items: list[DemandTypeOut]

@@ -1,5 +1,8 @@
 """Routing's HTTP API; each route opens and commits the transaction of its request.
 
+A write that loses a race to a concurrent transaction (a deadlock, a serialization failure) is
+run again by `in_transaction`; what the client then sees is its outcome, never a false outage.
+
 Work an action frees (a rejected offer, a transfer, a completed assignment, an agent who became
 available) is offered right after the commit, so no agent waits for a polling tick.
 """
@@ -13,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende_events.auth import require_scope
+from atende_events.db import in_transaction
 from atende_events.runtime import Runtime
 from routing import service
 from routing.config import Settings
@@ -25,8 +29,11 @@ from routing.schemas import (
     AssignmentOut,
     AssignmentView,
     CompleteIn,
+    InteractionContext,
     OptionalActorIn,
     Queues,
+    ReclassifyIn,
+    ReopenIn,
     StatusIn,
     TransferIn,
 )
@@ -85,10 +92,10 @@ async def put_agent(
     book: Book,
 ) -> AgentOut:
     """Create (201, offline) or update (200) an agent."""
-    async with sessionmaker.begin() as session:
-        agent, created, follow = await service.put_agent(
-            session, agent_id=agent_id, profile=body, book=book
-        )
+    agent, created, follow = await in_transaction(
+        sessionmaker,
+        lambda session: service.put_agent(session, agent_id=agent_id, profile=body, book=book),
+    )
     await service.after_commit(sessionmaker, follow, settings=settings)
     response.status_code = 201 if created else 200
     return agent
@@ -118,8 +125,10 @@ async def put_status(
     agent_id: AgentId, body: StatusIn, sessionmaker: Sessions, settings: AppSettings
 ) -> AgentOut:
     """Change an agent's status; an available agent is offered waiting work at once."""
-    async with sessionmaker.begin() as session:
-        agent, follow = await service.set_status(session, agent_id=agent_id, status=body.status)
+    agent, follow = await in_transaction(
+        sessionmaker,
+        lambda session: service.set_status(session, agent_id=agent_id, status=body.status),
+    )
     await service.after_commit(sessionmaker, follow, settings=settings)
     return agent
 
@@ -159,8 +168,12 @@ async def get_assignment(assignment_id: UUID, sessionmaker: Sessions) -> Assignm
 )
 async def post_accept(assignment_id: UUID, body: ActorIn, sessionmaker: Sessions) -> AssignmentOut:
     """Accept an offer."""
-    async with sessionmaker.begin() as session:
-        return await service.accept(session, assignment_id=assignment_id, agent_id=body.agent_id)
+    return await in_transaction(
+        sessionmaker,
+        lambda session: service.accept(
+            session, assignment_id=assignment_id, agent_id=body.agent_id
+        ),
+    )
 
 
 @router.post(
@@ -174,10 +187,12 @@ async def post_reject(
     assignment_id: UUID, body: ActorIn, sessionmaker: Sessions, settings: AppSettings
 ) -> AssignmentOut:
     """Reject an offer."""
-    async with sessionmaker.begin() as session:
-        assignment, follow = await service.reject(
+    assignment, follow = await in_transaction(
+        sessionmaker,
+        lambda session: service.reject(
             session, assignment_id=assignment_id, agent_id=body.agent_id
-        )
+        ),
+    )
     await service.after_commit(sessionmaker, follow, settings=settings)
     return assignment
 
@@ -193,10 +208,11 @@ async def post_wait(
     assignment_id: UUID, sessionmaker: Sessions, body: OptionalActorIn | None = None
 ) -> AssignmentOut:
     """Wait for the customer."""
-    async with sessionmaker.begin() as session:
-        return await service.wait(
-            session, assignment_id=assignment_id, agent_id=body.agent_id if body else None
-        )
+    agent_id = body.agent_id if body else None
+    return await in_transaction(
+        sessionmaker,
+        lambda session: service.wait(session, assignment_id=assignment_id, agent_id=agent_id),
+    )
 
 
 @router.post(
@@ -210,10 +226,11 @@ async def post_resume(
     assignment_id: UUID, sessionmaker: Sessions, body: OptionalActorIn | None = None
 ) -> AssignmentOut:
     """Resume a waiting assignment."""
-    async with sessionmaker.begin() as session:
-        return await service.resume(
-            session, assignment_id=assignment_id, agent_id=body.agent_id if body else None
-        )
+    agent_id = body.agent_id if body else None
+    return await in_transaction(
+        sessionmaker,
+        lambda session: service.resume(session, assignment_id=assignment_id, agent_id=agent_id),
+    )
 
 
 @router.post(
@@ -227,10 +244,12 @@ async def post_transfer(
     assignment_id: UUID, body: TransferIn, sessionmaker: Sessions, settings: AppSettings, book: Book
 ) -> AssignmentOut:
     """Transfer the interaction to another queue."""
-    async with sessionmaker.begin() as session:
-        assignment, follow = await service.transfer(
+    assignment, follow = await in_transaction(
+        sessionmaker,
+        lambda session: service.transfer(
             session, assignment_id=assignment_id, request=body, book=book, settings=settings
-        )
+        ),
+    )
     await service.after_commit(sessionmaker, follow, settings=settings)
     return assignment
 
@@ -239,19 +258,83 @@ async def post_transfer(
     "/assignments/{assignment_id}/complete",
     response_model=AssignmentOut,
     dependencies=[CanWriteAssignments],
-    summary="Complete with a resolution; emits interaction.resolved.",
-    responses={**CONFLICT, 422: {"description": "Missing or unknown reason_code."}},
+    summary="Answer (resolved: emits interaction.resolved) or hand back to a queue (unresolved: "
+    "emits interaction.transferred).",
+    responses={
+        **CONFLICT,
+        422: {
+            "description": "A resolved completion without outcome or answer, a holding note as "
+            "the answer, a denial without reason or legal basis, or a bad reason_code or queue."
+        },
+    },
 )
 async def post_complete(
     assignment_id: UUID, body: CompleteIn, sessionmaker: Sessions, settings: AppSettings, book: Book
 ) -> AssignmentOut:
     """Complete the interaction."""
-    async with sessionmaker.begin() as session:
-        assignment, follow = await service.complete(
-            session, assignment_id=assignment_id, request=body, book=book
-        )
+    assignment, follow = await in_transaction(
+        sessionmaker,
+        lambda session: service.complete(
+            session, assignment_id=assignment_id, request=body, book=book, settings=settings
+        ),
+    )
     await service.after_commit(sessionmaker, follow, settings=settings)
     return assignment
+
+
+@router.post(
+    "/interactions/{interaction_id}/reopen",
+    response_model=InteractionContext,
+    dependencies=[CanWriteAssignments],
+    summary="Reopen an answered interaction whose answer was contested; emits "
+    "interaction.reopened.",
+    responses={
+        404: {"description": "Unknown interaction."},
+        409: {"description": "The interaction is not answered."},
+        422: {"description": "Unknown queue."},
+    },
+)
+async def post_reopen(
+    interaction_id: UUID, body: ReopenIn, sessionmaker: Sessions, settings: AppSettings, book: Book
+) -> InteractionContext:
+    """Put an answered interaction back in a queue for a new answer."""
+    context, follow = await in_transaction(
+        sessionmaker,
+        lambda session: service.reopen(
+            session, interaction_id=interaction_id, request=body, book=book, settings=settings
+        ),
+    )
+    await service.after_commit(sessionmaker, follow, settings=settings)
+    return context
+
+
+@router.post(
+    "/interactions/{interaction_id}/reclassify",
+    response_model=InteractionContext,
+    dependencies=[CanWriteAssignments],
+    summary="Correct the demand type; the queue follows the rules and sla re-decides the "
+    "deadlines from the original receipt. Emits interaction.reclassified.",
+    responses={
+        404: {"description": "Unknown interaction."},
+        422: {"description": "Unknown demand type (the allowed ones are named) or no reason."},
+    },
+)
+async def post_reclassify(
+    interaction_id: UUID,
+    body: ReclassifyIn,
+    sessionmaker: Sessions,
+    settings: AppSettings,
+    book: Book,
+) -> InteractionContext:
+    """Correct an interaction's demand type."""
+    context, follow = await in_transaction(
+        sessionmaker,
+        lambda session: service.reclassify(
+            session, interaction_id=interaction_id, request=body, book=book
+        ),
+    )
+    await service.after_commit(sessionmaker, follow, settings=settings)
+    return context
 
 
 @router.get(

@@ -13,6 +13,7 @@ Development keys (refused when ROUTING_ENVIRONMENT is not development):
 - `dev-routing-desk`: agents:read, assignments:write, queues:read (an agent desktop).
 """
 
+from dataclasses import replace
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,7 +22,10 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from atende_events.settings import ServiceSettings
+from atende_events.topics import INTERACTIONS
+from routing.classifier import packaged_classifier
 from routing.domain import InvalidRules, Overflow, RuleBook, load_rules
+from routing.triage import packaged_red_flags
 
 SCOPES = ("agents:write", "agents:read", "assignments:write", "queues:read")
 
@@ -37,6 +41,11 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://atende:atende@127.0.0.1:15432/routing"
+    relay_watermark_topics: list[str] = Field(
+        default_factory=lambda: [INTERACTIONS],
+        description="Topics whose every partition gets this service's low watermark: sla "
+        "declares a breach only once it knows no stop event of this service is on its way.",
+    )
     port: int = 8002
     api_keys: dict[str, set[str]] = Field(
         default_factory=lambda: {key: set(scopes) for key, scopes in DEV_API_KEYS.items()},
@@ -103,4 +112,9 @@ class Settings(ServiceSettings):
             document = yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise InvalidRules(f"routing rules file is not YAML: {error}") from None
-        return load_rules(document)
+        # The classifier is trained here, once per process (about a second on two cores).
+        return replace(
+            load_rules(document),
+            classifier=packaged_classifier(),
+            red_flags=packaged_red_flags(),
+        )

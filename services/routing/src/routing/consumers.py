@@ -19,6 +19,7 @@ from atende_events.sla import (
     SlaClockEvent,
     SlaExtended,
     SlaMet,
+    SlaRedecided,
     SlaResumed,
     SlaStarted,
     SlaWarning,
@@ -34,6 +35,7 @@ DEADLINE_EVENTS: tuple[type[SlaClockEvent], ...] = (
     SlaMet,
     SlaResumed,
     SlaExtended,
+    SlaRedecided,
 )
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from routing.text import normalise as normalise
+from routing.triage import RedFlag, red_flags_in
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Keyword = Annotated[str, Field(min_length=1, max_length=200, pattern=r"[A-Za-z0-9À-ÿ]")]
@@ -21,6 +23,17 @@ NORMAL_RANK = 3
 SECOND_INSTANCE_CHANNELS = frozenset({"ombudsman", "regulator"})
 CLINICAL_DEMAND = "clinical"
 CLINICAL_QUEUE = "saude"
+URGENT_DEMANDS = frozenset({CLINICAL_DEMAND, "urgency", "access_urgency"})
+"""Demand types whose urgent work goes first in its queue."""
+URGENT_CARE_DEMANDS = frozenset({"urgency", "access_urgency"})
+"""Requests for urgent or emergency care: answered at once whatever the front end said."""
+URGENT_CARE_FLAG = "urgent_care_request"
+"""The flag triage gives a request for urgent or emergency care (not a clinical red flag)."""
+COVERAGE_REQUESTS = frozenset({"authorization", "high_complexity", "urgency"})
+OMBUDSMAN_DEMAND = "ombudsman_second_instance"
+NIP_COVERAGE, NIP_OTHER = "nip_assistencial", "nip_nao_assistencial"
+TRIAGE_RULE = "triage-red-flags"
+"""The matched rule of urgent work triage sent to the nurse line."""
 NEVER = datetime.min.replace(tzinfo=UTC)
 """The idle-since of an agent who never had work: longer idle than anyone."""
 
@@ -30,13 +43,6 @@ class InvalidRules(ValueError):
 
 
 # --- Text --------------------------------------------------------------------------------------
-
-
-def normalise(text: str) -> str:
-    """Fold text for matching: no accents, no case, words separated by one space."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(re.findall(r"[a-z0-9]+", stripped))
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,14 @@ class Inference:
     keywords: tuple[Phrase, ...]
 
 
+class TextClassifier(Protocol):
+    """Tells a demand type from what a person wrote (routing.classifier.DemandClassifier)."""
+
+    def infer(self, text: str, party_kind: str) -> str | None:
+        """Tell the demand type; None when the text tells nothing."""
+        ...
+
+
 @dataclass(frozen=True)
 class RuleBook:
     """The queues, the ordered rules, the inference table and the reason-code taxonomy."""
@@ -160,6 +174,10 @@ class RuleBook:
     inference: tuple[Inference, ...] = ()
     fallback_demand_type: str = "other"
     reason_codes: frozenset[str] = frozenset()
+    classifier: TextClassifier | None = None
+    """The measured classifier, consulted when no inference entry of the rules file speaks."""
+    red_flags: tuple[RedFlag, ...] = ()
+    """Clinical red flags that raise a contact to urgent."""
 
 
 def _problem(error: ValidationError) -> str:
@@ -244,27 +262,74 @@ class Contact:
 
 @dataclass(frozen=True)
 class QueueDecision:
-    """Where a contact goes and why."""
+    """Where a contact goes and why, and how urgent triage found it."""
 
     queue: str
     demand_type: str
     demand_type_inferred: bool
     matched_rule: str | None
+    priority: str = "normal"
+    """The priority after triage: urgent when the contact was, or when triage found it so."""
+    flags: tuple[str, ...] = ()
+    """The red flags triage found (and `urgent_care_request` for urgent care demands)."""
+    priority_raised: bool = False
+    """True when triage made urgent a contact the channel sent as normal."""
 
 
 def _mentions(text: str, phrases: Iterable[Phrase]) -> bool:
     return any(phrase.found_in(text) for phrase in phrases)
 
 
-def infer_demand_type(contact: Contact, book: RuleBook) -> str:
-    """Tell the demand type from the text: the first inference entry whose words appear."""
+def _from_text(contact: Contact, book: RuleBook) -> str:
+    """Tell the demand type from the text: the rules file's inference first, then the model."""
     text = padded(contact.text)
     for entry in book.inference:
         if entry.party_kinds and contact.party_kind not in entry.party_kinds:
             continue
         if _mentions(text, entry.keywords):
             return entry.demand_type
+    if book.classifier is not None:
+        inferred = book.classifier.infer(contact.text, contact.party_kind)
+        if inferred is not None:
+            return inferred
     return book.fallback_demand_type
+
+
+def infer_demand_type(contact: Contact, book: RuleBook) -> str:
+    """Tell the demand type of a contact that came without one, from channel and text."""
+    demand_type = _from_text(contact, book)
+    if contact.channel == "regulator":
+        return (
+            NIP_COVERAGE
+            if demand_type in COVERAGE_REQUESTS or demand_type.startswith("access_")
+            else NIP_OTHER
+        )
+    if contact.channel == "ombudsman" or (contact.related and demand_type == "complaint"):
+        return OMBUDSMAN_DEMAND
+    return demand_type
+
+
+def triaged_demand_type(demand_type: str, flags: Sequence[str]) -> str:
+    """The demand type of an inferred contact with clinical red flags: urgent care or clinical."""
+    if not flags or demand_type in URGENT_DEMANDS or demand_type in (NIP_COVERAGE, NIP_OTHER):
+        return demand_type
+    clinical = any(flag != URGENT_CARE_FLAG for flag in flags)
+    if demand_type in COVERAGE_REQUESTS:
+        return "urgency"
+    if demand_type.startswith("access_"):
+        return "access_urgency"
+    if demand_type == OMBUDSMAN_DEMAND or not clinical:
+        # Asking about emergency care is urgent, yet no clinical sign: the question keeps its type.
+        return demand_type
+    return CLINICAL_DEMAND
+
+
+def triage(contact: Contact, demand_type: str, book: RuleBook) -> tuple[str, ...]:
+    """Give the flags that make the contact urgent: red flags, or a request for urgent care."""
+    flags = red_flags_in(contact.text, book.red_flags)
+    if demand_type in URGENT_CARE_DEMANDS and URGENT_CARE_FLAG not in flags:
+        flags = (*flags, URGENT_CARE_FLAG)
+    return flags
 
 
 def rule_matches(rule: Rule, contact: Contact, *, demand_type: str, text: str) -> bool:
@@ -280,15 +345,30 @@ def rule_matches(rule: Rule, contact: Contact, *, demand_type: str, text: str) -
 
 
 def classify(contact: Contact, book: RuleBook) -> QueueDecision:
-    """Choose the queue of a contact: the first matching rule, else the default queue."""
+    """Choose the queue of a contact: the first matching rule, else the default queue.
+
+    Triage comes first: clinical red flags in the text (or a request for urgent care) make the
+    contact urgent, and an inferred demand type becomes urgent care or clinical. Urgent work that
+    no rule sends to a queue where it goes first is sent to the nurse line.
+    """
     inferred = contact.demand_type is None
     demand_type = infer_demand_type(contact, book) if inferred else contact.demand_type
     assert demand_type is not None
+    flags = triage(contact, demand_type, book)
+    if inferred:
+        demand_type = triaged_demand_type(demand_type, flags)
+    priority = "urgent" if flags else contact.priority
+    raised = priority != contact.priority
+    seen = replace(contact, priority=priority)
     text = padded(contact.text)
+    queue, rule_id = book.default_queue, None
     for rule in book.rules:
-        if rule_matches(rule, contact, demand_type=demand_type, text=text):
-            return QueueDecision(rule.queue, demand_type, inferred, rule.id)
-    return QueueDecision(book.default_queue, demand_type, inferred, None)
+        if rule_matches(rule, seen, demand_type=demand_type, text=text):
+            queue, rule_id = rule.queue, rule.id
+            break
+    if raised and queue != CLINICAL_QUEUE and demand_type not in URGENT_DEMANDS:
+        queue, rule_id = CLINICAL_QUEUE, TRIAGE_RULE
+    return QueueDecision(queue, demand_type, inferred, rule_id, priority, flags, raised)
 
 
 # --- Priority ----------------------------------------------------------------------------------
@@ -296,7 +376,7 @@ def classify(contact: Contact, book: RuleBook) -> QueueDecision:
 
 def rank_of(*, priority: str, channel: str, queue: str, demand_type: str, breached: bool) -> int:
     """Rank waiting work: urgent clinical, regulator and ombudsman, breached, then the rest."""
-    if priority == "urgent" and (queue == CLINICAL_QUEUE or demand_type == CLINICAL_DEMAND):
+    if priority == "urgent" and (queue == CLINICAL_QUEUE or demand_type in URGENT_DEMANDS):
         return URGENT_CLINICAL_RANK
     if channel in SECOND_INSTANCE_CHANNELS:
         return ESCALATED_CHANNEL_RANK

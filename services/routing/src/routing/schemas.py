@@ -6,15 +6,17 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from atende_events.demand_types import demand_codes
 from atende_events.intake import Channel
-from atende_events.routing import AgentStatus, Resolution
+from atende_events.routing import AgentStatus, LegalBasis, Outcome, Resolution
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 Proficiency = Annotated[int, Field(ge=1, le=5, description="1 (learning) to 5 (expert).")]
 Capacity = Annotated[int, Field(ge=0, le=50, description="Interactions at once on the channel.")]
 Notes = Annotated[str, Field(min_length=1, max_length=20_000)]
+Answer = Annotated[str, Field(min_length=2, max_length=20_000)]
 
 
 class _In(BaseModel):
@@ -58,12 +60,58 @@ class TransferIn(OptionalActorIn):
 
 
 class CompleteIn(OptionalActorIn):
-    """Finish the interaction."""
+    """Finish the work: answer the request (resolved), or give it back to a queue (unresolved).
+
+    `resolved` records the conclusive answer: `outcome` and the written `answer` the person
+    receives, and for a denial or a partial authorisation `denial_reason` and `legal_basis`.
+    `unresolved` records no answer: the interaction waits again in its queue (or `to_queue`),
+    its deadlines running.
+    """
 
     resolution: Resolution
     sensitive: bool = False
     reason_code: Code | None = None
     notes: Notes | None = None
+    """Context for colleagues; never shown to the person."""
+    outcome: Outcome | None = None
+    answer: Answer | None = None
+    """The written answer, in plain language, as the person receives it."""
+    denial_reason: Code | None = None
+    legal_basis: LegalBasis | None = None
+    """The contract clause or legal provision behind a denial."""
+    to_queue: Code | None = None
+    """Where unresolved work waits again (a supervisor's queue, say); its own queue if absent."""
+
+
+class ReopenIn(_In):
+    """Reopen an answered interaction whose answer was contested."""
+
+    agent_id: Code
+    """The agent or supervisor who reopens it."""
+    reason_code: Code
+    notes: Notes | None = None
+    to_queue: Code | None = None
+    """The queue that answers again; the queue that answered if absent."""
+
+
+class ReclassifyIn(_In):
+    """Correct the demand type of an interaction: its queue and deadlines follow."""
+
+    demand_type: Code
+    """A code of the demand taxonomy (`GET /v1/demand-types` at intake)."""
+    reason_code: Code
+    """Why it is corrected (e.g. `misclassified`, `new_information`)."""
+    agent_id: Code
+    """The agent or supervisor who corrects it."""
+    notes: Notes | None = None
+
+    @field_validator("demand_type")
+    @classmethod
+    def _known_demand_type(cls, value: str) -> str:
+        """Refuse a demand type the taxonomy does not list, naming the ones it does."""
+        if value not in demand_codes():
+            raise ValueError(f"unknown demand type {value!r}; allowed: {', '.join(demand_codes())}")
+        return value
 
 
 class AgentOut(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,6 +27,9 @@ router = APIRouter(prefix="/v1/sla", tags=["sla"])
 READ = Depends(require_scope("sla:read"))
 WRITE = Depends(require_scope("sla:write"))
 MAX_WINDOW = timedelta(days=366)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "sla has no clocks for this interaction (not received yet)."}
+}
 
 
 def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -48,6 +51,7 @@ def _out(reading: service.ClockReading) -> ClockOut:
             "queue": reading.queue,
             "kind": clock.kind,
             "clock_type": clock.clock_type,
+            "regime": clock.regime,
             "policy_id": clock.policy_id,
             "state": clock.state,
             "started_at": clock.started_at,
@@ -68,7 +72,7 @@ def _unknown(interaction_id: UUID) -> ProblemError:
     )
 
 
-@router.get("/interactions/{interaction_id}", dependencies=[READ])
+@router.get("/interactions/{interaction_id}", dependencies=[READ], responses=NOT_FOUND)
 async def get_interaction_clocks(request: Request, interaction_id: UUID) -> InteractionClocksOut:
     """Show every clock of an interaction: state, due time, business time elapsed and left."""
     async with _sessionmaker(request).begin() as session:
@@ -139,7 +143,14 @@ async def get_policies(request: Request) -> PoliciesOut:
     )
 
 
-@router.post("/interactions/{interaction_id}/extend", dependencies=[WRITE])
+@router.post(
+    "/interactions/{interaction_id}/extend",
+    dependencies=[WRITE],
+    responses={
+        **NOT_FOUND,
+        409: {"description": "No clock to extend: extended once already, or closed."},
+    },
+)
 async def extend_deadline(request: Request, interaction_id: UUID, body: ExtendIn) -> ClockOut:
     """Record the ombudsman's agreed extension of the deadline (once, at most 30 business days)."""
     book = _book(request)

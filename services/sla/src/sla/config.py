@@ -6,11 +6,11 @@ import yaml
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from atende_events.settings import ServiceSettings
+from atende_events.settings import CalendarSettings, ServiceSettings
 from sla.domain.book import PolicyBook, load_book
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, CalendarSettings):
     """Settings of the sla service."""
 
     model_config = SettingsConfigDict(env_prefix="SLA_", extra="ignore")
@@ -38,6 +38,13 @@ class Settings(ServiceSettings):
         description="Seconds past a deadline before the timer breaches a clock, so that a stop "
         "event in time still on its way through Kafka is applied first.",
     )
+    breach_waits_for: list[str] = Field(
+        default_factory=lambda: ["intake", "routing"],
+        description="Services whose stop events a breach waits for: a clock is breached only "
+        "once sla holds a low watermark past its deadline from each of them, on every "
+        "partition (they must send watermarks: <SERVICE>_RELAY_WATERMARK_TOPICS). Empty: "
+        "breach on the grace alone.",
+    )
     timer_max_failures: int = Field(
         default=5,
         ge=1,
@@ -52,4 +59,4 @@ class Settings(ServiceSettings):
         else:
             with open(self.policies_path, encoding="utf-8") as book:
                 text = book.read()
-        return load_book(yaml.safe_load(text))
+        return load_book(yaml.safe_load(text), operator=self.operator_holidays())

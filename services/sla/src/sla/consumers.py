@@ -13,14 +13,16 @@ from atende_events.intake import InteractionReceived
 from atende_events.routing import (
     InteractionAccepted,
     InteractionQueued,
+    InteractionReclassified,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
     InteractionWaiting,
 )
+from atende_events.watermarks import OutboxWatermark
 from sla import service
 from sla.domain.book import PolicyBook
-from sla.service import facts
+from sla.service import facts, watermarks
 
 LIFECYCLE: tuple[type[EventData], ...] = (
     InteractionReceived,
@@ -30,6 +32,7 @@ LIFECYCLE: tuple[type[EventData], ...] = (
     InteractionWaiting,
     InteractionResumed,
     InteractionResolved,
+    InteractionReclassified,
 )
 """The lifecycle events sla follows."""
 
@@ -51,6 +54,8 @@ def happening_of(event: Envelope[Any]) -> service.Happening:
             return facts.resumed(data)
         case InteractionResolved() as data:
             return facts.resolved(data)
+        case InteractionReclassified() as data:
+            return facts.reclassified(data)
     raise TypeError(f"sla does not follow {event.type}")
 
 
@@ -58,10 +63,17 @@ def handlers(book: PolicyBook) -> Mapping[type[EventData], Handler | Batched]:
     """Give the handler of every lifecycle event sla follows, bound to the policy book.
 
     One batched handler takes them all, so a run that mixes them (a receipt, then its
-    resolution) is remembered and reconciled as a set, in order.
+    resolution) is remembered and reconciled as a set, in order. The producers' watermarks are
+    kept for the due-timer, unclaimed: keeping the highest, a redelivered one changes nothing.
     """
 
     async def on_lifecycle(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
         await service.record(session, book=book, happenings=[happening_of(e) for e in events])
 
-    return dict.fromkeys(LIFECYCLE, Batched(on_lifecycle))
+    async def on_watermarks(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await watermarks.note_watermarks(session, events=events)
+
+    return {
+        **dict.fromkeys(LIFECYCLE, Batched(on_lifecycle)),
+        OutboxWatermark: Batched(on_watermarks, claims=False),
+    }

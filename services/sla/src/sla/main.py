@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,10 +19,16 @@ from sla.api import router
 from sla.config import Settings
 from sla.consumers import handlers
 from sla.domain.book import PolicyBook
+from sla.service.watermarks import stop_events_known_until
 
 log = logging.getLogger(__name__)
 
 TIMER_FIRED = Counter("atende_sla_timer_fired_total", "Warnings and breaches the due-timer fired.")
+KNOWN_LAG = Gauge(
+    "atende_sla_stop_events_known_lag_seconds",
+    "How far behind now sla knows every stop event (the producers' watermarks); breaches of "
+    "deadlines after that wait. +Inf while a producer has sent none.",
+)
 
 
 async def fire_due_forever(
@@ -34,17 +40,17 @@ async def fire_due_forever(
 ) -> None:
     """Fire due warnings and breaches until stopped; every instance runs one.
 
-    A breach is final, so the timer must not beat a stop event in time that is already on
-    Kafka. Two guards: the timer holds while this instance's consumer has not yet read to the
-    end of its partitions since it (re)joined the group (a start, a restart, a rebalance), and a
-    breach waits `breach_grace` past the deadline. What they leave open: in steady state, a stop
-    event that reaches sla more than the grace after its deadline (consumer lag above the grace)
-    loses to the timer and the clock is breached though it was met; and with several instances,
-    a caught-up instance's timer also fires clocks whose stop events wait in another instance's
-    backlog, as `caught_up` speaks only for this instance's partitions.
+    A breach is final, so the timer must not beat a stop event in time, wherever it still is:
+    in a producer's outbox (Kafka down, a slow relay), in a transaction not yet committed, on
+    Kafka, or in another instance's backlog. A deadline is breached only once the watermarks of
+    every service in `breach_waits_for` (intake, routing) are past it on every partition, so
+    sla has handled every stop event that happened before it, and `breach_grace` after it.
+    Warnings need no such proof and fire on time. The timer also holds while this instance's
+    consumer has not read to the end of its partitions since it (re)joined the group.
     """
     grace = timedelta(seconds=settings.breach_grace)
     holding = False
+    waiting_since: datetime | None = None
     while not stopping.is_set():
         fired = 0
         if not caught_up():
@@ -57,12 +63,20 @@ async def fire_due_forever(
             holding = False
             try:
                 async with sessionmaker.begin() as session:
+                    now = datetime.now(UTC)
+                    known: datetime | None = now
+                    if settings.breach_waits_for:
+                        known = await stop_events_known_until(
+                            session, producers=settings.breach_waits_for
+                        )
+                    waiting_since = _note_knowledge(known, now, waiting_since, settings)
                     fired = await service.fire_due(
                         session,
                         book=book,
-                        now=datetime.now(UTC),
+                        now=now,
                         limit=settings.timer_batch_size,
                         breach_grace=grace,
+                        known_until=known,
                         max_failures=settings.timer_max_failures,
                     )
             except (SQLAlchemyError, OSError) as exc:
@@ -75,6 +89,30 @@ async def fire_due_forever(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(settings.timer_interval):
                 await stopping.wait()
+
+
+_LAG_WORTH_A_WARNING = timedelta(seconds=30)
+
+
+def _note_knowledge(
+    known: datetime | None, now: datetime, since: datetime | None, settings: Settings
+) -> datetime | None:
+    """Export how far behind the stop events are known; say once when breaches start to wait."""
+    lag = float("inf") if known is None else max(0.0, (now - known).total_seconds())
+    KNOWN_LAG.set(lag)
+    if lag < _LAG_WORTH_A_WARNING.total_seconds():
+        if since is not None:
+            log.info("sla knows every stop event again; breaches wait no more")
+        return None
+    if since is None:
+        log.warning(
+            "sla breaches wait: the stop events of %s are known only %s (a producer's relay or "
+            "Kafka is behind, or a producer sends no watermarks)",
+            ", ".join(settings.breach_waits_for),
+            "up to " + known.isoformat() if known is not None else "from no watermark yet",
+        )
+        return now
+    return since
 
 
 def _caught_up(runtime: Runtime) -> Callable[[], bool]:

@@ -66,7 +66,7 @@ class Clock(Base):
 
     __tablename__ = "sla_clocks"
     __table_args__ = (
-        UniqueConstraint("interaction_id", "kind", "clock_type"),
+        UniqueConstraint("interaction_id", "regime", "kind", "clock_type"),
         CheckConstraint("state IN ('running', 'paused', 'met', 'breached')", name="state"),
         Index(None, "state", "due_at"),
         Index(None, "state", "warn_at"),
@@ -85,7 +85,11 @@ class Clock(Base):
     interaction_id: Mapped[UUID]
     kind: Mapped[str] = mapped_column(String(32))
     clock_type: Mapped[str] = mapped_column(String(32))
+    regime: Mapped[str] = mapped_column(String(64))
+    """The rule family of its policy (rn623, rn323, rn566, nip, operational): one clock per
+    regime, kind and type."""
     policy_id: Mapped[str] = mapped_column(String(64))
+    """The policy it follows now (a re-decision may change it; sla.redecided says so)."""
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     budget_seconds: Mapped[float] = mapped_column(Float)
     """The business time the clock has, from its start to its deadline (extensions included)."""
@@ -104,3 +108,16 @@ class Clock(Base):
     quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """Set when the due-timer gave up on the clock; clear it to let the timer try again."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Watermark(Base):
+    """The highest low watermark handled from one producer on one topic partition."""
+
+    __tablename__ = "sla_watermarks"
+
+    producer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partitions: Mapped[int] = mapped_column(Integer)
+    """The topic's partition count when the watermark was sent."""
+    low_watermark: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -24,6 +24,8 @@ class ClockOut(_Body):
     queue: str | None
     kind: ClockKind
     clock_type: ClockType
+    regime: str
+    """The rule family of its policy: rn623, rn323, rn566, nip, operational."""
     policy_id: str
     state: str
     """running, paused, met or breached."""

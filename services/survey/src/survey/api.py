@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende_events.auth import require_scope
+from atende_events.limits import rate_limited
 from atende_events.web import ProblemError
 from survey import service
 from survey.domain import Messages, Themes
@@ -17,6 +18,8 @@ from survey.schemas import Answered, Followups, ResponseIn, SurveyOut
 router = APIRouter(prefix="/v1")
 
 TokenPath = Annotated[str, Path(min_length=1, max_length=200)]
+# The public routes take no key: the token is the credential, so guessing is limited per address.
+Limited = [Depends(rate_limited("surveys"))]
 
 
 async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -45,8 +48,13 @@ GONE = ProblemError(410, "Gone", "This survey has expired or was already answere
 @router.get(
     "/surveys/{token}",
     response_model=SurveyOut,
+    dependencies=Limited,
     summary="The questions of a survey, in the person's language.",
-    responses={404: {"description": "Unknown link."}, 410: {"description": "Expired or answered."}},
+    responses={
+        404: {"description": "Unknown link."},
+        410: {"description": "Expired or answered."},
+        429: {"description": "Too many requests from this address; see Retry-After."},
+    },
 )
 async def get_survey(token: TokenPath, sessionmaker: Sessions, messages: Texts) -> SurveyOut:
     """Show the questions of an open survey."""
@@ -64,6 +72,7 @@ async def get_survey(token: TokenPath, sessionmaker: Sessions, messages: Texts) 
 @router.post(
     "/surveys/{token}/responses",
     status_code=201,
+    dependencies=Limited,
     response_model=Answered,
     summary="Answer a survey: NPS 0-10, optional CSAT 1-5, comment and permission to call back.",
     responses={
@@ -93,6 +102,7 @@ async def post_response(
 @router.post(
     "/surveys/{token}/opt-out",
     status_code=204,
+    dependencies=Limited,
     summary="No more surveys for the person this survey went to.",
     responses={404: {"description": "Unknown link."}},
 )

@@ -18,7 +18,7 @@ from pydantic_settings import SettingsConfigDict
 
 from atende_events.auth import DEV_KEY_PREFIX
 from atende_events.intake import Channel
-from atende_events.settings import ServiceSettings
+from atende_events.settings import RateLimit, ServiceSettings
 from atende_events.survey import SurveyMedium
 from survey.domain import DispatchPolicy, EligibilityRules, Messages, Themes
 
@@ -38,12 +38,18 @@ class Settings(ServiceSettings):
     """Settings of the survey service."""
 
     model_config = SettingsConfigDict(env_prefix="SURVEY_", extra="ignore")
+    secret_fields = ("intake_api_key", "smtp_password", "message_webhook_token")
 
     database_url: str = "postgresql+asyncpg://atende:atende@127.0.0.1:15432/survey"
     port: int = 8004
     api_keys: dict[str, set[str]] = Field(
         default_factory=lambda: {"dev-survey-admin": {"followups:read"}},
         description="Bearer API keys and their scopes (followups:read), as JSON.",
+    )
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=lambda: {"surveys": RateLimit(per_client=5, burst_seconds=20)},
+        description="Rate limits (per instance) of the public survey routes (rule `surveys`), as "
+        'JSON: {"surveys": {"per_client": <per second>, "burst_seconds": <s>}}; 0 is no limit.',
     )
 
     # Eligibility (seed 003: surveyed within at most 3 days; Cigna: not too often).
@@ -84,7 +90,11 @@ class Settings(ServiceSettings):
     )
     smtp_username: str | None = Field(default=None, description="SMTP login, if it wants one.")
     smtp_password: str | None = Field(default=None, description="SMTP password.")
-    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection to TLS.")
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Upgrade the SMTP connection to TLS (STARTTLS); only a local test sink may "
+        "go without.",
+    )
     smtp_timeout: float = Field(default=10, gt=0, description="Seconds an SMTP exchange may take.")
     message_webhook_url: str = Field(
         default="http://127.0.0.1:8090/messages",

@@ -51,15 +51,16 @@ def make_client(base_url: str, api_key: str, timeout: float) -> httpx.AsyncClien
     )
 
 
-async def _get(client: httpx.AsyncClient, path: str) -> dict[str, Any] | None:
+async def _get(client: httpx.AsyncClient, path: str, *, shown: str) -> dict[str, Any] | None:
+    """GET a document; errors name the route as `shown`, since a path may hold a party's CPF."""
     try:
         answer = await client.get(path)
     except httpx.HTTPError as exc:
-        raise IntakeUnavailable(f"GET {path}: {exc!r}") from exc
+        raise IntakeUnavailable(f"GET {shown}: {type(exc).__name__}") from exc
     if answer.status_code == 404:
         return None
     if answer.status_code != 200:
-        raise IntakeUnavailable(f"GET {path}: {answer.status_code}")
+        raise IntakeUnavailable(f"GET {shown}: {answer.status_code}")
     document: dict[str, Any] = answer.json()
     return document
 
@@ -68,7 +69,8 @@ async def interaction(
     client: httpx.AsyncClient, interaction_id: UUID
 ) -> SurveyedInteraction | None:
     """Look up an interaction's protocol, party and locale; None when intake does not know it."""
-    document = await _get(client, f"/v1/interactions/{interaction_id}")
+    path = f"/v1/interactions/{interaction_id}"
+    document = await _get(client, path, shown=path)
     if document is None:
         return None
     return SurveyedInteraction(
@@ -81,7 +83,7 @@ async def interaction(
 
 async def contact(client: httpx.AsyncClient, *, kind: str, party_id: str) -> Contact | None:
     """Look up a party's e-mail and phone; None when intake does not know the party."""
-    document = await _get(client, f"/v1/parties/{kind}/{party_id}")
+    document = await _get(client, f"/v1/parties/{kind}/{party_id}", shown=f"/v1/parties/{kind}/…")
     if document is None:
         return None
     return Contact(email=document.get("email"), phone=document.get("phone"))

@@ -2,21 +2,23 @@
 "use strict";
 
 (function () {
+  // The key lives in this tab's sessionStorage only (gone when the tab closes) and goes out
+  // only as an Authorization header. A key in the address would sit in history, logs and
+  // Referer headers: it is never read from there, only wiped from the address bar.
   const KEY_STORE = "atende.analytics.key";
   const params = new URLSearchParams(window.location.search);
   const refreshSeconds = Math.max(5, Number(params.get("refresh")) || 30);
   const charts = {};
 
-  // A key given in the address is kept in localStorage and removed from the address bar.
-  if (params.get("key")) {
-    window.localStorage.setItem(KEY_STORE, params.get("key"));
+  window.localStorage.removeItem(KEY_STORE); // left there by earlier versions of this page
+  if (params.has("key")) {
     params.delete("key");
     const rest = params.toString();
     window.history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : ""));
   }
 
   const $ = (selector) => document.querySelector(selector);
-  $("#key").value = window.localStorage.getItem(KEY_STORE) || "";
+  $("#key").value = window.sessionStorage.getItem(KEY_STORE) || "";
   $("#from").value = params.get("from") || "";
   $("#to").value = params.get("to") || "";
 
@@ -29,7 +31,7 @@
 
   async function api(path, query) {
     const response = await fetch(path + (query ? "?" + query.toString() : ""), {
-      headers: { Authorization: "Bearer " + (window.localStorage.getItem(KEY_STORE) || "") },
+      headers: { Authorization: "Bearer " + (window.sessionStorage.getItem(KEY_STORE) || "") },
     });
     const body = await response.json();
     if (!response.ok) {
@@ -107,7 +109,8 @@
     fillRows("#queues", board.queues.map((q) => [q.queue || "–", q.depth, show(q.oldest_wait_seconds, 0)]));
     const agents = Object.entries(board.agents).map(([status, n]) => status + ": " + n);
     $("#agents").textContent = agents.length ? agents.join(" · ") : "no agents seen";
-    $("#at-risk-count").textContent = String(board.clocks_at_risk);
+    $("#at-risk-count").textContent =
+      String(board.clocks_at_risk) + (board.clocks_past_due ? " (" + board.clocks_past_due + " past due)" : "");
     fillRows(
       "#at-risk",
       board.clocks.map((c) => [c.protocol || c.interaction_id, c.queue || "–", c.kind, c.due_at.slice(0, 16).replace("T", " "), show(c.seconds_left, 0)])
@@ -120,6 +123,10 @@
   }
 
   async function refresh() {
+    if (!window.sessionStorage.getItem(KEY_STORE)) {
+      $("#status").textContent = "Give an API key with the kpis:read scope.";
+      return;
+    }
     try {
       const [all, days, channels, parties, board] = await Promise.all([
         kpis(""),
@@ -144,7 +151,7 @@
 
   $("#key-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    window.localStorage.setItem(KEY_STORE, $("#key").value.trim());
+    window.sessionStorage.setItem(KEY_STORE, $("#key").value.trim());
     refresh();
   });
 

@@ -6,6 +6,7 @@ from intake.service.reading import (
     interaction_view,
     party_contact,
     party_timeline,
+    tracked_answer_text,
     tracking,
 )
 from intake.service.registration import (
@@ -38,5 +39,6 @@ __all__ = [
     "party_timeline",
     "purge_idempotency_keys",
     "register_interactions",
+    "tracked_answer_text",
     "tracking",
 ]

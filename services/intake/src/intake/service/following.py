@@ -47,6 +47,20 @@ _MOVE_INTERACTIONS = text(
     """
 )
 
+_KEEP_ANSWERS = text(
+    """
+    INSERT INTO answers (
+        event_id, interaction_id, outcome, denial_reason, legal_basis, body, answered_at
+    )
+    SELECT * FROM unnest(
+        CAST(:event_ids AS uuid[]), CAST(:interaction_ids AS uuid[]), CAST(:outcomes AS text[]),
+        CAST(:denial_reasons AS text[]), CAST(:legal_bases AS text[]), CAST(:bodies AS text[]),
+        CAST(:answered AS timestamptz[])
+    )
+    ON CONFLICT (event_id) DO NOTHING
+    """
+)
+
 _FLAG_BREACHES = text(
     "UPDATE interactions SET sla_breached = true WHERE id = ANY(CAST(:ids AS uuid[]))"
 )
@@ -215,6 +229,7 @@ async def follow_lifecycle(session: AsyncSession, steps: Sequence[LifecycleStep]
     """
     interactions = await _lock_interactions(session, {s.interaction_id for s in steps})
     history = _History()
+    answered: list[LifecycleStep] = []
     for s in steps:
         interaction = interactions.get(s.interaction_id)
         if interaction is None:
@@ -225,7 +240,22 @@ async def follow_lifecycle(session: AsyncSession, steps: Sequence[LifecycleStep]
             )
             continue
         step = s.step
-        applied = domain.supersedes(step.status, s.at, interaction.status, interaction.status_at)
+        if step.status is None:  # an agent corrected the demand type: the record shows it
+            interaction.demand_type = step.demand_type
+            interaction.changed = True
+            history.add(
+                interaction_id=s.interaction_id,
+                event_id=s.event_id,
+                event_type=s.event_type,
+                at=s.at,
+                status=interaction.status.value,
+                queue=step.queue,
+                applied=True,
+            )
+            continue
+        applied = domain.supersedes(
+            step.status, s.at, interaction.status, interaction.status_at, reopens=step.reopens
+        )
         if applied:
             interaction.status = step.status
             interaction.status_at = s.at
@@ -233,7 +263,11 @@ async def follow_lifecycle(session: AsyncSession, steps: Sequence[LifecycleStep]
                 interaction.queue = step.queue
             if step.status in domain.TERMINAL:
                 interaction.completed_at = s.at
+            elif step.reopens:
+                interaction.completed_at = None
             interaction.changed = True
+        if step.answer is not None:
+            answered.append(s)
         if interaction.demand_type is None and step.demand_type is not None:
             interaction.demand_type = step.demand_type
             interaction.changed = True
@@ -259,7 +293,26 @@ async def follow_lifecycle(session: AsyncSession, steps: Sequence[LifecycleStep]
                 "demand_types": [row.demand_type for row in moved.values()],
             },
         )
+    if answered:
+        await _keep_answers(session, answered)
     await history.write(session)
+
+
+async def _keep_answers(session: AsyncSession, steps: Sequence[LifecycleStep]) -> None:
+    """Keep the answers resolutions gave, each once, whatever order they came in."""
+    answers = [(s, s.step.answer) for s in steps if s.step.answer is not None]
+    await session.execute(
+        _KEEP_ANSWERS,
+        {
+            "event_ids": [s.event_id for s, _ in answers],
+            "interaction_ids": [s.interaction_id for s, _ in answers],
+            "outcomes": [a.outcome.value for _, a in answers],
+            "denial_reasons": [a.denial_reason for _, a in answers],
+            "legal_bases": [a.legal_basis for _, a in answers],
+            "bodies": [a.body for _, a in answers],
+            "answered": [s.at for s, _ in answers],
+        },
+    )
 
 
 async def follow_deadlines(session: AsyncSession, reports: Sequence[ClockReport]) -> None:

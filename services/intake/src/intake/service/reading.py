@@ -8,10 +8,12 @@ from sqlalchemy import and_, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from atende_events.routing import Outcome
 from atende_events.sla import ClockKind
 from intake import domain
 from intake.domain import Cursor
 from intake.models import (
+    Answer,
     Deadline,
     HistoryEntry,
     Interaction,
@@ -25,6 +27,7 @@ from intake.schemas import (
     PartyRefOut,
     Timeline,
     TimelineItem,
+    TrackAnswer,
     TrackDeadline,
     Tracking,
 )
@@ -68,6 +71,7 @@ async def interaction_view(session: AsyncSession, interaction: Interaction) -> I
         description=interaction.description,
         locale=interaction.locale,
         related_protocol=related,
+        external_reference=interaction.external_reference,
         occurred_at=interaction.occurred_at,
         received_at=interaction.received_at,
         status=interaction.status,
@@ -167,6 +171,27 @@ async def party_contact(session: AsyncSession, *, kind: str, party_id: str) -> P
     )
 
 
+async def _tracked(
+    session: AsyncSession, *, protocol: str, party_id: str, party_kind: str | None
+) -> Interaction | None:
+    """Find a request of its own party: protocol, party id and kind (if given) must match."""
+    matches = and_(Interaction.protocol == protocol, Interaction.party_id == party_id)
+    if party_kind is not None:
+        matches = and_(matches, Interaction.party_kind == party_kind)
+    found: Interaction | None = await session.scalar(select(Interaction).where(matches))
+    return found
+
+
+async def _latest_answer(session: AsyncSession, interaction_id: UUID) -> Answer | None:
+    latest: Answer | None = await session.scalar(
+        select(Answer)
+        .where(Answer.interaction_id == interaction_id)
+        .order_by(Answer.answered_at.desc(), Answer.event_id)
+        .limit(1)
+    )
+    return latest
+
+
 async def tracking(
     session: AsyncSession,
     *,
@@ -176,13 +201,13 @@ async def tracking(
     queue_labels: dict[str, str],
 ) -> Tracking | None:
     """Show a person their own request; None unless protocol, party id and kind (if given) match."""
-    matches = and_(Interaction.protocol == protocol, Interaction.party_id == party_id)
-    if party_kind is not None:
-        matches = and_(matches, Interaction.party_kind == party_kind)
-    interaction = await session.scalar(select(Interaction).where(matches))
+    interaction = await _tracked(
+        session, protocol=protocol, party_id=party_id, party_kind=party_kind
+    )
     if interaction is None:
         return None
     deadlines = await _deadlines(session, interaction.id)
+    answer = await _latest_answer(session, interaction.id)
     return Tracking(
         protocol=interaction.protocol,
         status=interaction.status,
@@ -197,4 +222,45 @@ async def tracking(
             for d in deadlines
             if d.kind == ClockKind.REGULATORY.value
         ],
+        answer=(
+            None
+            if answer is None
+            else TrackAnswer(
+                outcome=answer.outcome,
+                outcome_label=domain.outcome_label(Outcome(answer.outcome), interaction.locale),
+                answer=answer.body,
+                denial_reason=answer.denial_reason,
+                legal_basis=answer.legal_basis,
+                answered_at=answer.answered_at,
+            )
+        ),
+    )
+
+
+async def tracked_answer_text(
+    session: AsyncSession,
+    *,
+    protocol: str,
+    party_id: str,
+    party_kind: str | None,
+    time_zone: str,
+) -> str | None:
+    """Give the plain-text copy of a request's latest answer, to its own party; None if none."""
+    interaction = await _tracked(
+        session, protocol=protocol, party_id=party_id, party_kind=party_kind
+    )
+    if interaction is None:
+        return None
+    answer = await _latest_answer(session, interaction.id)
+    if answer is None:
+        return None
+    return domain.answer_text(
+        protocol=interaction.protocol,
+        outcome=Outcome(answer.outcome),
+        body=answer.body,
+        denial_reason=answer.denial_reason,
+        legal_basis=answer.legal_basis,
+        answered_at=answer.answered_at,
+        locale=interaction.locale,
+        time_zone=time_zone,
     )

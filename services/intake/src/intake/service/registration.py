@@ -148,22 +148,22 @@ _REGISTER = text(
     ), interaction AS (
         INSERT INTO interactions (
             id, protocol, channel, party_kind, party_id, demand_type, priority, subject,
-            description, locale, related_interaction_id, occurred_at, received_at, status,
-            status_at, sla_breached
+            description, locale, related_interaction_id, external_reference, occurred_at,
+            received_at, status, status_at, sla_breached
         )
         SELECT id, protocol, channel, party_kind, party_id, demand_type, priority, subject,
-            description, locale, related_id, occurred_at, received_at, 'received', received_at,
-            false
+            description, locale, related_id, external_reference, occurred_at, received_at,
+            'received', received_at, false
         FROM unnest(
             CAST(:ids AS uuid[]), CAST(:protocols AS text[]), CAST(:channels AS text[]),
             CAST(:interaction_party_kinds AS text[]), CAST(:interaction_party_ids AS text[]),
             CAST(:demand_types AS text[]), CAST(:priorities AS text[]),
             CAST(:subjects AS text[]), CAST(:descriptions AS text[]), CAST(:locales AS text[]),
-            CAST(:related_ids AS uuid[]), CAST(:occurred AS timestamptz[]),
-            CAST(:received AS timestamptz[])
+            CAST(:related_ids AS uuid[]), CAST(:external_references AS text[]),
+            CAST(:occurred AS timestamptz[]), CAST(:received AS timestamptz[])
         ) AS i(
             id, protocol, channel, party_kind, party_id, demand_type, priority, subject,
-            description, locale, related_id, occurred_at, received_at
+            description, locale, related_id, external_reference, occurred_at, received_at
         )
         RETURNING id, received_at
     )
@@ -186,7 +186,10 @@ async def register_interactions(
     outcomes: list[Outcome | None] = [None] * len(registrations)
     for n, registration in enumerate(registrations):
         occurred_at = registration.request.occurred_at
-        if (problem := domain.occurred_at_problem(occurred_at, registration.now)) is not None:
+        problem = domain.occurred_at_problem(
+            occurred_at, registration.now, max_age=timedelta(days=settings.max_contact_age_days)
+        )
+        if problem is not None:
             outcomes[n] = domain.OccurredAtRefused(problem)
     related = await _related_ids(session, registrations, outcomes)
     await _claim_keys(session, registrations, outcomes, settings=settings)
@@ -323,6 +326,7 @@ async def _write(
             "descriptions": [r.description for r in requests],
             "locales": [r.locale for r in requests],
             "related_ids": [_related_of(r, related) for r in requests],
+            "external_references": [r.external_reference for r in requests],
             "occurred": [r.request.occurred_at or r.now for r in registrations],
             "received": [r.now for r in registrations],
             "event_type": RECEIVED_EVENT,
@@ -346,6 +350,7 @@ async def _write(
                     demand_type=r.request.demand_type,
                     priority=r.request.priority,
                     related_interaction_id=_related_of(r.request, related),
+                    external_reference=r.request.external_reference,
                     locale=r.request.locale,
                     content=domain.content_of(r.request.subject, r.request.description),
                 ),

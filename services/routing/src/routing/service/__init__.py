@@ -4,8 +4,10 @@ Locking, so that two instances never offer one interaction twice nor exceed an a
 every offer is made holding the agent's row (FOR UPDATE) and the interaction's row, and counts
 the agent's open work per channel under that lock; a unique partial index allows one open offer
 or assignment per interaction whatever the code does. Blocking locks are taken in one order (an
-assignment, its interaction, then its agent); queueing takes agents, and an agent takes waiting
-work, only with SKIP LOCKED, so nothing waits in a cycle. Work or capacity that an action frees
+assignment, its agent, then interactions): the consumer, holding the agents of a batch's offers,
+waits for interactions to re-rank them for their clocks, so nobody may hold an interaction while
+waiting for an agent. Queueing takes agents, and an agent takes waiting work, only with SKIP
+LOCKED, so nothing waits in a cycle. Work or capacity that an action frees
 is offered right after its commit (`after_commit`), each offer in a transaction of its own; the
 timer loop's sweep catches what a race between two such commits left unoffered.
 """
@@ -22,6 +24,7 @@ from routing.service.assignments import (
     assignment_view,
     complete,
     reject,
+    reopen,
     resume,
     transfer,
     wait,
@@ -37,6 +40,7 @@ from routing.service.offers import (
     offer_waiting,
 )
 from routing.service.queueing import note_deadlines, queue_received
+from routing.service.reclassification import reclassify
 
 __all__ = [
     "Follow",
@@ -57,6 +61,8 @@ __all__ = [
     "queue_figures",
     "queue_received",
     "reject",
+    "reopen",
+    "reclassify",
     "resume",
     "set_status",
     "transfer",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import func, select
@@ -13,13 +13,15 @@ from atende_events.intake import Channel, PartyKind
 from atende_events.routing import (
     DeclineReason,
     InteractionAccepted,
+    InteractionReopened,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
     InteractionWaiting,
+    Resolution,
 )
 from atende_events.web import ProblemError
-from routing import domain
+from routing import answers, domain
 from routing.config import Settings
 from routing.domain import RuleBook
 from routing.models import Agent, Assignment, Interaction, Note
@@ -29,6 +31,7 @@ from routing.schemas import (
     CompleteIn,
     InteractionContext,
     NoteOut,
+    ReopenIn,
     TransferIn,
 )
 from routing.service.common import (
@@ -41,6 +44,9 @@ from routing.service.common import (
     lock_parts,
     utcnow,
 )
+
+UNRESOLVED_REASON = "unresolved"
+"""The reason code of unresolved work handed back to a queue when the agent gave none."""
 
 
 async def _locked_assignment(
@@ -225,31 +231,84 @@ async def transfer(
     return assignment_out(assignment), Follow(interactions=(interaction.id,), agents=(agent.id,))
 
 
+def _unknown_queue(queue: str, book: RuleBook) -> ProblemError:
+    return ProblemError(
+        422,
+        "Unknown queue",
+        f"Queue {queue!r} does not exist; queues: {', '.join(book.queues)}.",
+        errors=[
+            {
+                "field": "to_queue",
+                "location": "body",
+                "message": "not a queue",
+                "type": "unknown_queue",
+            }
+        ],
+    )
+
+
+def _check_completion(request: CompleteIn, *, queue: str, book: RuleBook) -> None:
+    """Refuse a completion without what it must record (422 naming every missing field)."""
+    errors = [
+        {"field": p.field, "location": "body", "message": p.message, "type": p.type}
+        for p in answers.completion_problems(
+            answers.Completion(
+                resolution=request.resolution,
+                outcome=request.outcome,
+                answer=request.answer,
+                denial_reason=request.denial_reason,
+                legal_basis=request.legal_basis,
+            )
+        )
+    ]
+    if request.to_queue is not None and request.resolution is Resolution.RESOLVED:
+        errors.append(
+            {
+                "field": "to_queue",
+                "location": "body",
+                "message": "only unresolved work goes back to a queue",
+                "type": "queue_without_requeue",
+            }
+        )
+    problem = domain.reason_code_problem(queue=queue, reason_code=request.reason_code, book=book)
+    if problem is not None:
+        errors.append(
+            {"field": "reason_code", "location": "body", "message": problem, "type": "reason_code"}
+        )
+    if errors:
+        fields = ", ".join(dict.fromkeys(str(e["field"]) for e in errors))
+        raise ProblemError(
+            422,
+            "Incomplete answer"
+            if request.resolution is Resolution.RESOLVED
+            else "Invalid completion",
+            f"The completion cannot be recorded: {fields}. "
+            + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            + ".",
+            errors=errors,
+        )
+    if request.to_queue is not None and request.to_queue not in book.queues:
+        raise _unknown_queue(request.to_queue, book)
+
+
 async def complete(
-    session: AsyncSession, *, assignment_id: UUID, request: CompleteIn, book: RuleBook
+    session: AsyncSession,
+    *,
+    assignment_id: UUID,
+    request: CompleteIn,
+    book: RuleBook,
+    settings: Settings,
 ) -> tuple[AssignmentOut, Follow]:
-    """Complete the interaction with a resolution; the agent's slot is free again."""
+    """Complete the assignment: answer the interaction, or give it back to a queue unanswered."""
     assignment, interaction, agent = await _locked_assignment(
         session, assignment_id, acting=request.agent_id, allowed=ACTIVE
     )
-    problem = domain.reason_code_problem(
-        queue=interaction.queue, reason_code=request.reason_code, book=book
-    )
-    if problem is not None:
-        raise ProblemError(
-            422,
-            "Invalid reason code",
-            problem,
-            errors=[
-                {
-                    "field": "reason_code",
-                    "location": "body",
-                    "message": problem,
-                    "type": "reason_code",
-                }
-            ],
-        )
+    _check_completion(request, queue=interaction.queue, book=book)
     now = utcnow()
+    if request.resolution is Resolution.UNRESOLVED:
+        return await _requeue(
+            session, assignment, interaction, agent, request=request, settings=settings, now=now
+        )
     accepted_before = await session.scalar(
         select(func.count()).where(
             Assignment.interaction_id == interaction.id,
@@ -257,16 +316,17 @@ async def complete(
             Assignment.id != assignment.id,
         )
     )
-    if request.notes is not None:
-        session.add(
-            Note(
-                interaction_id=interaction.id,
-                assignment_id=assignment.id,
-                agent_id=agent.id,
-                kind="completion",
-                body=request.notes,
+    for kind, body in (("completion", request.notes), ("answer", request.answer)):
+        if body is not None:
+            session.add(
+                Note(
+                    interaction_id=interaction.id,
+                    assignment_id=assignment.id,
+                    agent_id=agent.id,
+                    kind=kind,
+                    body=body,
+                )
             )
-        )
     assignment.status = "completed"
     assignment.ended_at = now
     assignment.resolution = request.resolution.value
@@ -293,11 +353,135 @@ async def complete(
             first_assignment=accepted_before == 0,
             sensitive=request.sensitive,
             reason_code=request.reason_code,
-            content=request.notes,
+            # The answer is what the person reads: the event's one free-text field. The notes
+            # are for colleagues and stay with routing.
+            content=request.answer,
+            outcome=request.outcome,
+            denial_reason=request.denial_reason,
+            legal_basis=request.legal_basis,
         ),
         correlation_id=interaction.correlation_id,
     )
     return assignment_out(assignment), Follow(agents=(agent.id,))
+
+
+async def _requeue(
+    session: AsyncSession,
+    assignment: Assignment,
+    interaction: Interaction,
+    agent: Agent,
+    *,
+    request: CompleteIn,
+    settings: Settings,
+    now: datetime,
+) -> tuple[AssignmentOut, Follow]:
+    """End an assignment without an answer: the work waits again, its clocks running."""
+    if request.notes is not None:
+        session.add(
+            Note(
+                interaction_id=interaction.id,
+                assignment_id=assignment.id,
+                agent_id=agent.id,
+                kind="unresolved",
+                body=request.notes,
+            )
+        )
+    from_queue = interaction.queue
+    to_queue = request.to_queue or from_queue
+    assignment.status = "completed"
+    assignment.ended_at = now
+    assignment.resolution = Resolution.UNRESOLVED.value
+    assignment.sensitive = request.sensitive
+    assignment.reason_code = request.reason_code
+    agent.idle_since = now
+    _back_in_queue(interaction, to_queue, settings=settings, now=now)
+    await emit(
+        session,
+        InteractionTransferred(
+            occurred_at=now,
+            interaction_id=interaction.id,
+            assignment_id=assignment.id,
+            agent_id=agent.id,
+            from_queue=from_queue,
+            to_queue=to_queue,
+            reason_code=request.reason_code or UNRESOLVED_REASON,
+            content=request.notes,
+        ),
+        correlation_id=interaction.correlation_id,
+    )
+    return assignment_out(assignment), Follow(interactions=(interaction.id,), agents=(agent.id,))
+
+
+def _back_in_queue(
+    interaction: Interaction, queue: str, *, settings: Settings, now: datetime
+) -> None:
+    interaction.queue = queue
+    interaction.status = "queued"
+    interaction.queued_at = now
+    interaction.escalated = False
+    interaction.escalate_at = now + timedelta(seconds=settings.escalation_after)
+    interaction.rank = interaction_rank(interaction)
+
+
+async def reopen(
+    session: AsyncSession,
+    *,
+    interaction_id: UUID,
+    request: ReopenIn,
+    book: RuleBook,
+    settings: Settings,
+) -> tuple[InteractionContext, Follow]:
+    """Reopen an answered interaction whose answer was contested: it waits for a new answer."""
+    if request.to_queue is not None and request.to_queue not in book.queues:
+        raise _unknown_queue(request.to_queue, book)
+    interaction = await session.scalar(
+        select(Interaction)
+        .where(Interaction.id == interaction_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if interaction is None:
+        raise ProblemError(404, "Not found", f"No interaction {interaction_id}.")
+    if interaction.status != "resolved":
+        raise ProblemError(
+            409,
+            "Not answered",
+            f"Interaction {interaction_id} is {interaction.status}; only an answered one reopens.",
+            interaction_status=interaction.status,
+        )
+    now = utcnow()
+    last = await session.scalar(
+        select(Assignment)
+        .where(Assignment.interaction_id == interaction.id)
+        .order_by(Assignment.offered_at.desc())
+        .limit(1)
+    )
+    if request.notes is not None and last is not None:
+        session.add(
+            Note(
+                interaction_id=interaction.id,
+                assignment_id=last.id,
+                agent_id=request.agent_id,
+                kind="reopen",
+                body=request.notes,
+            )
+        )
+    _back_in_queue(interaction, request.to_queue or interaction.queue, settings=settings, now=now)
+    interaction.resolved_at = None
+    await emit(
+        session,
+        InteractionReopened(
+            occurred_at=now,
+            interaction_id=interaction.id,
+            queue=interaction.queue,
+            agent_id=request.agent_id,
+            reason_code=request.reason_code,
+            content=request.notes,
+        ),
+        correlation_id=interaction.correlation_id,
+    )
+    view = await _context(session, interaction)
+    return view, Follow(interactions=(interaction.id,))
 
 
 async def assignment_view(session: AsyncSession, *, assignment_id: UUID) -> AssignmentView:
@@ -307,15 +491,24 @@ async def assignment_view(session: AsyncSession, *, assignment_id: UUID) -> Assi
         raise ProblemError(404, "Not found", f"No assignment {assignment_id}.")
     interaction = await session.get(Interaction, assignment.interaction_id)
     assert interaction is not None
+    context = await _context(session, interaction)
+    return AssignmentView(**assignment_out(assignment).model_dump(), interaction=context)
+
+
+async def _context(session: AsyncSession, interaction: Interaction) -> InteractionContext:
+    """Show an interaction with its notes and every offer and assignment so far."""
     notes = await session.scalars(
-        select(Note).where(Note.interaction_id == interaction.id).order_by(Note.id)
+        select(Note)
+        .where(Note.interaction_id == interaction.id)
+        .order_by(Note.id)
+        .execution_options(populate_existing=True)
     )
     history = await session.scalars(
         select(Assignment)
         .where(Assignment.interaction_id == interaction.id)
         .order_by(Assignment.offered_at)
     )
-    context = InteractionContext(
+    return InteractionContext(
         id=interaction.id,
         protocol=interaction.protocol,
         channel=interaction.channel,
@@ -342,4 +535,3 @@ async def assignment_view(session: AsyncSession, *, assignment_id: UUID) -> Assi
         ],
         assignments=[assignment_out(item) for item in history],
     )
-    return AssignmentView(**assignment_out(assignment).model_dump(), interaction=context)

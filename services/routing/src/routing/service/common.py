@@ -114,13 +114,18 @@ async def locked_agent(session: AsyncSession, agent_id: str) -> Agent | None:
 
 
 async def lock_parts(session: AsyncSession, assignment: Assignment) -> tuple[Interaction, Agent]:
+    """Lock an assignment's agent, then its interaction: the order every blocking lock keeps.
+
+    The consumer holds the agents of its offers while it waits for interactions to re-rank, so
+    whoever waits for an agent must not hold an interaction meanwhile.
+    """
+    agent = await locked_agent(session, assignment.agent_id)
     interaction = await session.scalar(
         select(Interaction)
         .where(Interaction.id == assignment.interaction_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    agent = await locked_agent(session, assignment.agent_id)
     assert interaction is not None and agent is not None, "foreign keys hold"
     return interaction, agent
 

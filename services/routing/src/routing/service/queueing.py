@@ -18,9 +18,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atende_events.envelope import Envelope, EventData
-from atende_events.intake import InteractionReceived
+from atende_events.intake import InteractionReceived, Priority
 from atende_events.outbox import add_events
-from atende_events.routing import InteractionOffered, InteractionQueued
+from atende_events.routing import InteractionOffered, InteractionQueued, InteractionTriaged
 from atende_events.sla import SlaBreached, SlaClockEvent, SlaMet
 from routing import domain
 from routing.config import Settings
@@ -173,7 +173,7 @@ def _columns(
         received, decision = event.data, decisions[event.data.interaction_id]
         due_at, breached = deadlines.get(received.interaction_id, (None, False))
         rank = domain.rank_of(
-            priority=received.priority.value,
+            priority=decision.priority,
             channel=received.channel.value,
             queue=decision.queue,
             demand_type=decision.demand_type,
@@ -185,7 +185,7 @@ def _columns(
             ("channels", received.channel.value),
             ("party_kinds", received.party_kind.value),
             ("party_refs", received.party_ref),
-            ("priorities", received.priority.value),
+            ("priorities", decision.priority),
             ("demand_types", decision.demand_type),
             ("inferred", decision.demand_type_inferred),
             ("related", received.related_interaction_id),
@@ -236,13 +236,28 @@ async def queue_received(
         if interaction_id not in inserted:
             continue  # queued by an earlier batch
         received, decision = event.data, decisions[interaction_id]
+        if decision.priority_raised:
+            # Why it is urgent, before the queueing that carries the raised priority.
+            outgoing.append(
+                event_of(
+                    InteractionTriaged(
+                        occurred_at=now,
+                        interaction_id=interaction_id,
+                        flags=decision.flags,
+                        priority_before=received.priority,
+                        priority_after=Priority(decision.priority),
+                        demand_type=decision.demand_type,
+                    ),
+                    correlation_id=event.correlationid,
+                )
+            )
         outgoing.append(
             event_of(
                 InteractionQueued(
                     occurred_at=now,
                     interaction_id=interaction_id,
                     queue=decision.queue,
-                    priority=received.priority,
+                    priority=Priority(decision.priority),
                     demand_type=decision.demand_type,
                     demand_type_inferred=decision.demand_type_inferred,
                     matched_rule=decision.matched_rule,

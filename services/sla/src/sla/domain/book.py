@@ -11,8 +11,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from atende_events.calendar import (
+    MINUTES_PER_DAY,
+    Calendar,
+    OperatorHolidays,
+    always_open,
+    build_calendar,
+    operator_calendar,
+)
 from atende_events.sla import ClockKind, ClockType
-from sla.domain.calendar import MINUTES_PER_DAY, Calendar, always_open, build_calendar
 from sla.domain.policies import Criteria, Policy, Target
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,6 +46,9 @@ class CalendarSpec(_Spec):
     optional_holidays: list[str] = Field(default_factory=list)
     """Optional holidays (by their English name in the holidays library) the operation closes on."""
     closed_dates: list[date] = Field(default_factory=list)
+    operator_holidays: bool = False
+    """Closed on the operator's holidays from the settings (national, the operator's state and
+    municipality, Carnaval if it closes): no country, subdivision or optional holidays here."""
 
     @field_validator("zone")
     @classmethod
@@ -53,6 +63,11 @@ class CalendarSpec(_Spec):
     def _hours_or_always_open(self) -> CalendarSpec:
         if self.always_open == bool(self.hours):
             raise ValueError("a calendar has either opening hours or always_open: true")
+        if self.operator_holidays and (self.subdivision or self.optional_holidays):
+            raise ValueError(
+                "a calendar on the operator's holidays takes its state and optional closures "
+                "from the settings (SLA_CALENDAR_*), not from the book"
+            )
         return self
 
 
@@ -91,6 +106,13 @@ class MatchSpec(_Spec):
     priorities: list[Name] = Field(default_factory=list)
 
 
+class UnlessSpec(_Spec):
+    """What excludes an interaction from the policy, whatever its match says."""
+
+    channels: list[Name] = Field(default_factory=list)
+    demand_types: list[Name] = Field(default_factory=list)
+
+
 class PolicySpec(_Spec):
     """A policy as the book writes it."""
 
@@ -98,8 +120,13 @@ class PolicySpec(_Spec):
     source: str = Field(min_length=1)
     """Where the deadline comes from: the regulation, or the operation's own target."""
     kind: ClockKind
+    regime: Name | None = None
+    """The rule family (rn623, rn323, rn566, nip, operational, ...): per regime, kind and clock
+    the first policy that applies wins, and every regime gives its own clock. The kind's name
+    when absent (one clock per kind and type, as books before regimes had)."""
     clock: ClockType
     match: MatchSpec = Field(default_factory=MatchSpec)
+    unless: UnlessSpec = Field(default_factory=UnlessSpec)
     target: TargetSpec
     calendar: Name
     warn_at: Annotated[float, Field(gt=0, lt=1)] = 0.8
@@ -161,23 +188,37 @@ def _minutes(text: str) -> tuple[int, int]:
     return start, end
 
 
-def _calendar(name: str, spec: CalendarSpec) -> Calendar:
+def _calendar(name: str, spec: CalendarSpec, operator: OperatorHolidays) -> Calendar:
     if spec.always_open:
         return always_open(name, spec.zone)
     try:
-        return _build(name, spec)
+        return _build(name, spec, operator)
     except NotImplementedError as error:  # how the holidays library says "no such country"
         raise ValueError(f"calendar {name}: {error}") from None
 
 
-def _build(name: str, spec: CalendarSpec) -> Calendar:
+def _build(name: str, spec: CalendarSpec, operator: OperatorHolidays) -> Calendar:
+    hours = {
+        WEEKDAYS.index(day): [_minutes(text) for text in ranges]
+        for day, ranges in spec.hours.items()
+    }
+    if spec.operator_holidays:
+        holidays_of = OperatorHolidays(
+            subdivision=operator.subdivision,
+            closed_dates=(*operator.closed_dates, *(d.isoformat() for d in spec.closed_dates)),
+            closes_carnival=operator.closes_carnival,
+        )
+        return operator_calendar(
+            id=name,
+            holidays_of=holidays_of,
+            hours=hours,
+            zone=spec.zone,
+            description=spec.description,
+        )
     return build_calendar(
         id=name,
         zone=spec.zone,
-        hours={
-            WEEKDAYS.index(day): [_minutes(text) for text in ranges]
-            for day, ranges in spec.hours.items()
-        },
+        hours=hours,
         country=spec.country,
         subdivision=spec.subdivision,
         optional_holidays=spec.optional_holidays,
@@ -186,10 +227,15 @@ def _build(name: str, spec: CalendarSpec) -> Calendar:
     )
 
 
-def load_book(document: Any) -> PolicyBook:
-    """Validate a parsed policy book and build its calendars and policies; raise on any error."""
+def load_book(document: Any, *, operator: OperatorHolidays | None = None) -> PolicyBook:
+    """Validate a parsed policy book and build its calendars and policies; raise on any error.
+
+    Calendars marked `operator_holidays` close on the `operator`'s holidays (national only when
+    none is given).
+    """
     spec = BookSpec.model_validate(document)
-    calendars = {name: _calendar(name, cal) for name, cal in spec.calendars.items()}
+    operator = operator or OperatorHolidays()
+    calendars = {name: _calendar(name, cal, operator) for name, cal in spec.calendars.items()}
     policies = tuple(
         Policy(
             id=p.id,
@@ -203,11 +249,14 @@ def load_book(document: Any) -> PolicyBook:
                 queues=frozenset(p.match.queues),
                 demand_types=frozenset(p.match.demand_types),
                 priorities=frozenset(p.match.priorities),
+                unless_channels=frozenset(p.unless.channels),
+                unless_demand_types=frozenset(p.unless.demand_types),
             ),
             warn_at_fraction=p.warn_at,
             pauses=p.pauses,
             extendable_to_business_days=p.extendable_to_business_days,
             source=p.source,
+            regime=p.regime or p.kind.value,
         )
         for p in spec.policies
     )

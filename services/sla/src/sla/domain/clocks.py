@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sla.domain.calendar import OpenSpan, Span, business_time_between, close_pauses
+from atende_events.calendar import OpenSpan, Span, business_time_between, close_pauses
 from sla.domain.policies import ClockState, Policy, Schedule, outcome, schedule, stops
 
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from atende_events.sla import ClockKind, ClockType
-from sla.domain.calendar import (
+from atende_events.calendar import (
     Calendar,
     Span,
     add_business_time,
     business_time_between,
     end_of_business_days,
 )
+from atende_events.sla import ClockKind, ClockType
 
 
 class ClockState(StrEnum):
@@ -61,6 +61,9 @@ class Criteria:
     queues: frozenset[str] = frozenset()
     demand_types: frozenset[str] = frozenset()
     priorities: frozenset[str] = frozenset()
+    unless_channels: frozenset[str] = frozenset()
+    unless_demand_types: frozenset[str] = frozenset()
+    """Interactions these exclude, whatever else matches (internal work: follow-ups)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,18 @@ class Policy:
     extendable_to_business_days: int | None = None
     """The ombudsman's clock may be extended once, by agreement, up to this many business days."""
     source: str = ""
+    regime: str = ""
+    """The rule family the policy belongs to (rn623, rn323, rn566, nip, operational, ...); its
+    kind's name when none is given."""
 
     @property
-    def slot(self) -> tuple[ClockKind, ClockType]:
-        """Name the clock this policy competes for: one per kind and type per interaction."""
-        return self.kind, self.clock_type
+    def slot(self) -> Slot:
+        """Name the clock this policy competes for: one per regime, kind and type."""
+        return self.regime or self.kind.value, self.kind, self.clock_type
+
+
+Slot = tuple[str, ClockKind, ClockType]
+"""A clock an interaction may carry: its regime, kind and type."""
 
 
 @dataclass(frozen=True)
@@ -102,18 +112,26 @@ class Matching:
     """The policies that apply, per clock, and the clocks still waiting for facts."""
 
     policies: tuple[Policy, ...]
-    undecided: frozenset[tuple[ClockKind, ClockType]]
+    undecided: frozenset[Slot]
+
+    def chosen_for(self, slot: Slot) -> Policy | None:
+        """Give the policy chosen for a clock, None when none applies or it is undecided."""
+        return next((policy for policy in self.policies if policy.slot == slot), None)
 
 
 def match_policies(facts: Facts, policies: Sequence[Policy]) -> Matching:
     """Choose, per clock, the first policy in order that applies to the interaction.
 
+    A clock is one regime's clock of a kind and type: within a regime the first matching policy
+    wins (the order is the precedence), and every regime that applies gives its own clock, so an
+    urgent ombudsman contact carries both the RN 623 urgency clock and the RN 323 clock.
+
     A clock is undecided while an earlier policy for it depends on a fact not known yet (the queue
     and an inferred demand type come with `interaction.queued`); it is decided later, when the
     fact arrives, and started as of the receipt all the same.
     """
-    chosen: dict[tuple[ClockKind, ClockType], Policy] = {}
-    undecided: set[tuple[ClockKind, ClockType]] = set()
+    chosen: dict[Slot, Policy] = {}
+    undecided: set[Slot] = set()
     for policy in policies:
         if policy.slot in chosen or policy.slot in undecided:
             continue
@@ -134,6 +152,7 @@ def _applies(criteria: Criteria, facts: Facts) -> bool | None:
         "demand_type": criteria.demand_types,
         "priority": criteria.priorities,
     }
+    refused = {"channel": criteria.unless_channels, "demand_type": criteria.unless_demand_types}
     unknown = False
     for name, allowed in needed.items():
         if not allowed:
@@ -142,6 +161,14 @@ def _applies(criteria: Criteria, facts: Facts) -> bool | None:
         if value is None:
             unknown = True
         elif value not in allowed:
+            return False
+    for name, excluded in refused.items():
+        if not excluded:
+            continue
+        value = getattr(facts, name)
+        if value is None:
+            unknown = True
+        elif value in excluded:
             return False
     return None if unknown else True
 
@@ -182,6 +209,23 @@ def outcome(elapsed: timedelta, budget: timedelta) -> ClockState:
     return ClockState.MET if elapsed <= budget else ClockState.BREACHED
 
 
+def redecided(policy_id: str, slot: Slot, matching: Matching) -> Policy | None:
+    """Give the policy a running regulatory clock follows now, or None when it keeps its own.
+
+    The facts that chose a clock's policy may change after it started (triage raised the
+    priority, an agent corrected the demand type): the clock then follows the policy the facts
+    choose now, its deadline counted from its original start. A clock whose regime no longer
+    applies, or is undecided, keeps its policy: no deadline is dropped on the way. Operational
+    clocks are the team's own targets and keep the policy they started with.
+    """
+    if slot[1] is not ClockKind.REGULATORY or slot in matching.undecided:
+        return None
+    chosen = matching.chosen_for(slot)
+    if chosen is None or chosen.id == policy_id:
+        return None
+    return chosen
+
+
 def stops(
     kind: ClockKind,
     clock_type: ClockType,
@@ -193,9 +237,11 @@ def stops(
     """Tell when a clock stopped, if it did.
 
     A first-response clock stops at the first accept. A regulatory resolution clock stops only on a
-    conclusive answer (a resolution with outcome "resolved"): RN 623/2024 does not take "under
-    review", a wait or a transfer as an answer. An operational resolution clock stops when the
-    agent completes the interaction, resolved or not: the team's work on it is over.
+    conclusive answer (a resolution "resolved" with an outcome, whose written answer routing
+    checked is no holding note): RN 623/2024 does not take "em análise", a wait, a transfer or
+    work handed back unresolved as an answer. An operational resolution clock stops when the
+    agent completes the interaction: the team's work on it is over (unresolved work goes back to
+    a queue as a transfer, which stops nothing).
     """
     if clock_type is ClockType.FIRST_RESPONSE:
         return first_accepted_at

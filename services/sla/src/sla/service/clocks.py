@@ -29,7 +29,7 @@ from atende_events.routing import (
 from sla.domain.book import PolicyBook
 from sla.models import Clock, Pause, TrackedInteraction
 from sla.service import facts as happened
-from sla.service.facts import FACTS, Happening, add_facts
+from sla.service.facts import DECIDING, FACTS, Happening, add_facts, redecision_of
 from sla.service.replay import MOVING, ClockRow, InteractionState, PauseRow, reconcile
 
 _INTERACTIONS = TrackedInteraction.__tablename__
@@ -53,6 +53,7 @@ _CLOCK_TYPES = {
     "interaction_id": "uuid",
     "kind": "text",
     "clock_type": "text",
+    "regime": "text",
     "policy_id": "text",
     "started_at": "timestamptz",
     "budget_seconds": "float8",
@@ -61,6 +62,7 @@ _CLOCK_TYPES = {
     "state": "text",
     "business_seconds_elapsed": "float8",
     "closed_at": "timestamptz",
+    "warned_at": "timestamptz",
 }
 
 
@@ -105,7 +107,7 @@ _CLOSE_PAUSES = text(
 _READ_CLOCKS = text(
     f"SELECT {', '.join(_CLOCK_TYPES)} FROM {_CLOCKS}"
     " WHERE interaction_id = ANY(CAST(:ids AS uuid[]))"
-    " ORDER BY interaction_id, kind, clock_type FOR UPDATE"
+    " ORDER BY interaction_id, kind, clock_type, regime FOR UPDATE"
 )
 _START_CLOCKS = text(
     f"INSERT INTO {_CLOCKS} ({', '.join(_CLOCK_TYPES)})"
@@ -130,13 +132,15 @@ async def record(
     events: list[Envelope[Any]] = []
     for happening in happenings:
         interaction = interactions[happening.interaction_id]
+        before = {name: interaction.facts[name] for name in DECIDING}
         add_facts(interaction.facts, happening.facts)
         if happening.waiting_at is not None:
             interaction.open_pause(happening.waiting_at)
         if happening.resumed_at is not None:
             interaction.close_pause(happening.resumed_at)
         if happening.reconciles:
-            reconcile(book, interaction, events)
+            redecision = redecision_of(before, interaction.facts, happening)
+            reconcile(book, interaction, events, redecision=redecision)
     await _write(session, interactions.values(), events)
 
 

@@ -8,9 +8,9 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atende_events.calendar import business_time_between
 from atende_events.sla import SlaExtended
 from sla.domain.book import PolicyBook
-from sla.domain.calendar import business_time_between
 from sla.domain.policies import OPEN_STATES, latest_extension, schedule
 from sla.models import Clock, TrackedInteraction
 from sla.service.common import ExtensionRefused, UnknownInteraction, emit

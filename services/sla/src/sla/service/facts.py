@@ -1,8 +1,9 @@
 """What each lifecycle event tells sla, and how facts of an interaction add up.
 
 Facts are kept whatever order the events arrive in (a resolution may come before the receipt):
-stop moments keep the earliest, the priority keeps the first, the others take the latest, and
-an event that does not know a fact (None) never erases it.
+stop moments keep the earliest, the priority keeps the highest (triage may raise it, nothing
+lowers it), the others take the latest, and an event that does not know a fact (None) never
+erases it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from atende_events.intake import InteractionReceived
 from atende_events.routing import (
     InteractionAccepted,
     InteractionQueued,
+    InteractionReclassified,
     InteractionResolved,
     InteractionResumed,
     InteractionTransferred,
@@ -39,7 +41,10 @@ FACTS = (
 """The columns of `sla_interactions` that hold facts, in the order the batch writes them."""
 
 _EARLIEST = frozenset({"first_accepted_at", "completed_at", "answered_at"})
-_FIRST = frozenset({"priority"})
+_PRIORITY_RANK = {"normal": 0, "urgent": 1}
+"""Priorities from low to high: an urgent interaction is never made normal again."""
+DECIDING = ("channel", "party_kind", "queue", "demand_type", "priority")
+"""The facts that choose an interaction's policies."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,46 @@ class Happening:
     waiting_at: datetime | None = None
     resumed_at: datetime | None = None
     reconciles: bool = True
+    at: datetime | None = None
+    """When it happened, for an event that may change the facts that choose policies."""
+    reason: str | None = None
+    """Why the facts changed, when the event says so (a reclassification)."""
+
+
+@dataclass(frozen=True)
+class Redecision:
+    """Why the facts that choose an interaction's policies changed, and when."""
+
+    reason: str
+    at: datetime
+
+
+def redecision_of(
+    before: Mapping[str, Any], after: Mapping[str, Any], happening: Happening
+) -> Redecision | None:
+    """Tell whether an event changed a fact that chose the interaction's policies, and why.
+
+    A fact learnt for the first time (None before) decides a clock for the first time: no
+    re-decision. A raised priority says `priority_raised`, a changed demand type
+    `demand_type_changed` (or the event's own reason, `reclassified`).
+    """
+    changed = {
+        name
+        for name in DECIDING
+        if before.get(name) is not None and before.get(name) != after.get(name)
+    }
+    if not changed:
+        return None
+    if happening.reason is not None:
+        reason = happening.reason
+    elif "priority" in changed:
+        reason = "priority_raised"
+    elif "demand_type" in changed:
+        reason = "demand_type_changed"
+    else:
+        reason = "facts_changed"
+    at = happening.at or after.get("received_at")
+    return None if at is None else Redecision(reason, at)
 
 
 def add_facts(known: dict[str, Any], facts: Mapping[str, Any]) -> None:
@@ -66,16 +111,22 @@ def add_facts(known: dict[str, Any], facts: Mapping[str, Any]) -> None:
             known[name] = value
         elif name in _EARLIEST:
             known[name] = min(current, value)
-        elif name not in _FIRST:
+        elif name == "priority":
+            known[name] = max(current, value, key=lambda p: _PRIORITY_RANK.get(p, 0))
+        else:
             known[name] = value
 
 
 def received(event: InteractionReceived, *, correlation_id: str | None) -> Happening:
-    """Take the receipt: it starts the interaction's clocks as of its received time."""
+    """Take the receipt: it starts the interaction's clocks as of the contact's own time.
+
+    That is `occurred_at` when the channel gave one (intake bounds it: not in the future, not
+    older than its limit; a NIP counts from its notification), else the registration.
+    """
     return Happening(
         event.interaction_id,
         {
-            "received_at": event.received_at,
+            "received_at": min(event.occurred_at, event.received_at),
             "channel": event.channel.value,
             "party_kind": event.party_kind.value,
             "priority": event.priority.value,
@@ -86,8 +137,25 @@ def received(event: InteractionReceived, *, correlation_id: str | None) -> Happe
 
 
 def queued(event: InteractionQueued) -> Happening:
-    """Take the queue and the (possibly inferred) demand type: they decide more clocks."""
-    return Happening(event.interaction_id, {"queue": event.queue, "demand_type": event.demand_type})
+    """Take the queue, the (possibly inferred) demand type and the triaged priority.
+
+    They decide more clocks; a priority triage raised re-decides running ones.
+    """
+    return Happening(
+        event.interaction_id,
+        {"queue": event.queue, "demand_type": event.demand_type, "priority": event.priority.value},
+        at=event.occurred_at,
+    )
+
+
+def reclassified(event: InteractionReclassified) -> Happening:
+    """Take the corrected demand type and its queue: running clocks are re-decided."""
+    return Happening(
+        event.interaction_id,
+        {"queue": event.queue, "demand_type": event.demand_type},
+        at=event.occurred_at,
+        reason="reclassified",
+    )
 
 
 def transferred(event: InteractionTransferred) -> Happening:
@@ -111,8 +179,13 @@ def resumed(event: InteractionResumed) -> Happening:
 
 
 def resolved(event: InteractionResolved) -> Happening:
-    """Take the completion (and whether it answered conclusively); it stops clocks."""
-    answered = event.occurred_at if event.resolution is Resolution.RESOLVED else None
+    """Take the completion (and whether it answered conclusively); it stops clocks.
+
+    Only a resolution with an outcome is a conclusive answer (routing refuses one without, and
+    a holding note as its answer): it stops regulatory clocks as well as operational ones.
+    """
+    conclusive = event.resolution is Resolution.RESOLVED and event.outcome is not None
+    answered = event.occurred_at if conclusive else None
     return Happening(
         event.interaction_id,
         {"completed_at": event.occurred_at, "answered_at": answered, "queue": event.queue},

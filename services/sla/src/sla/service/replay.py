@@ -13,24 +13,46 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from atende_events.envelope import Envelope
-from atende_events.sla import SlaBreached, SlaMet, SlaPaused, SlaResumed, SlaStarted
+from atende_events.sla import (
+    ClockKind,
+    ClockType,
+    SlaBreached,
+    SlaMet,
+    SlaPaused,
+    SlaRedecided,
+    SlaResumed,
+    SlaStarted,
+)
 from sla.domain.book import PolicyBook
 from sla.domain.clocks import Paused, Progress, Running, Stopped, closed_pauses, next_step
 from sla.domain.policies import (
     OPEN_STATES,
     ClockState,
     Facts,
+    Matching,
     Policy,
+    Slot,
     budget_of,
     match_policies,
+    redecided,
     schedule,
 )
 from sla.service.common import PauseSpans, clock_event
+from sla.service.facts import Redecision
 
 log = logging.getLogger(__name__)
 
-MOVING = ("state", "warn_at", "due_at", "business_seconds_elapsed", "closed_at")
-"""What reconciling changes in a clock row."""
+MOVING = (
+    "state",
+    "warn_at",
+    "due_at",
+    "business_seconds_elapsed",
+    "closed_at",
+    "policy_id",
+    "budget_seconds",
+    "warned_at",
+)
+"""What reconciling changes in a clock row (a re-decision changes its policy and budget)."""
 
 
 @dataclass
@@ -52,6 +74,7 @@ class ClockRow:
     interaction_id: UUID
     kind: str
     clock_type: str
+    regime: str
     policy_id: str
     started_at: datetime
     budget_seconds: float
@@ -60,11 +83,16 @@ class ClockRow:
     state: str
     business_seconds_elapsed: float | None = None
     closed_at: datetime | None = None
+    warned_at: datetime | None = None
     read: tuple[Any, ...] | None = None
     """The moving columns as read; None for a clock started in this run."""
 
     def moving(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in MOVING)
+
+    @property
+    def slot(self) -> Slot:
+        return self.regime, ClockKind(self.kind), ClockType(self.clock_type)
 
 
 @dataclass
@@ -96,8 +124,18 @@ class InteractionState:
         return [(pause.waiting_at, pause.resumed_at) for pause in self.pauses]
 
 
-def reconcile(book: PolicyBook, interaction: InteractionState, events: list[Envelope[Any]]) -> None:
-    """Start the clocks the facts decide, then pause, resume or stop them as the facts say."""
+def reconcile(
+    book: PolicyBook,
+    interaction: InteractionState,
+    events: list[Envelope[Any]],
+    *,
+    redecision: Redecision | None = None,
+) -> None:
+    """Start the clocks the facts decide, then pause, resume or stop them as the facts say.
+
+    With a `redecision` (the facts that choose policies changed), a running regulatory clock
+    whose regime now chooses another policy follows it, its deadline counted from its start.
+    """
     known = interaction.facts
     received_at: datetime | None = known["received_at"]
     if received_at is None:
@@ -111,10 +149,15 @@ def reconcile(book: PolicyBook, interaction: InteractionState, events: list[Enve
         priority=known["priority"],
     )
     # The order a fresh read gives, so that a run goes through them as separate events would.
-    interaction.clocks.sort(key=lambda clock: (clock.kind, clock.clock_type))
-    started = {(clock.kind, clock.clock_type) for clock in interaction.clocks}
-    for policy in match_policies(facts, book.policies).policies:
-        if (policy.kind.value, policy.clock_type.value) not in started:
+    interaction.clocks.sort(key=lambda clock: (clock.kind, clock.clock_type, clock.regime))
+    started = {clock.slot for clock in interaction.clocks}
+    matching = match_policies(facts, book.policies)
+    if redecision is not None:
+        for clock in interaction.clocks:
+            if clock.state in OPEN_STATES:
+                _redecide(clock, matching, redecision, pauses, known, events)
+    for policy in matching.policies:
+        if policy.slot not in started:
             clock = _start(policy, interaction.interaction_id, received_at, pauses)
             interaction.clocks.append(clock)
             events.append(
@@ -128,6 +171,35 @@ def reconcile(book: PolicyBook, interaction: InteractionState, events: list[Enve
     for clock in interaction.clocks:
         if clock.state in OPEN_STATES:
             _advance(book, clock, known, pauses, events)
+
+
+def _redecide(
+    clock: ClockRow,
+    matching: Matching,
+    redecision: Redecision,
+    pauses: PauseSpans,
+    known: dict[str, Any],
+    events: list[Envelope[Any]],
+) -> None:
+    policy = redecided(clock.policy_id, clock.slot, matching)
+    if policy is None:
+        return
+    fresh = _start(policy, clock.interaction_id, clock.started_at, pauses)
+    previous_policy_id, previous_due_at = clock.policy_id, clock.due_at
+    clock.policy_id, clock.budget_seconds = policy.id, fresh.budget_seconds
+    clock.warn_at, clock.due_at = fresh.warn_at, fresh.due_at
+    clock.warned_at = None  # it warns again on its new schedule
+    events.append(
+        clock_event(
+            SlaRedecided,
+            clock,
+            occurred_at=max(redecision.at, clock.started_at),
+            correlation_id=known["correlation_id"],
+            previous_policy_id=previous_policy_id,
+            previous_due_at=previous_due_at,
+            reason=redecision.reason,
+        )
+    )
 
 
 def _start(
@@ -146,6 +218,7 @@ def _start(
         interaction_id=interaction_id,
         kind=policy.kind.value,
         clock_type=policy.clock_type.value,
+        regime=policy.slot[0],
         policy_id=policy.id,
         started_at=started_at,
         budget_seconds=budget.total_seconds(),

@@ -26,24 +26,29 @@ async def fire_due(
     now: datetime,
     limit: int,
     breach_grace: timedelta,
+    known_until: datetime | None,
     max_failures: int,
 ) -> int:
     """Warn and breach the running clocks whose moment has come; return how many fired.
 
     The rows are taken with FOR UPDATE SKIP LOCKED and marked in the transaction that writes the
     events to the outbox, so two instances never fire the same one and a crash fires it again.
-    A breach waits `breach_grace` past the deadline, so that a stop event in time that is still
-    on its way through Kafka gets there first; a breach is final, a late stop cannot undo it.
+    A breach is final, so it waits until no stop event in time can still come: until every
+    stop event that happened before `known_until` has been handled (the producers' watermarks
+    are past the deadline; None: not known yet, so nothing is breached) and `breach_grace` past
+    the deadline.
     Each clock fires in a savepoint of its own: one that fails is rolled back alone, counted,
     and left out (quarantined) after `max_failures` failures in a row, so it never holds up the
     clocks due after it.
     """
     breach_before = now - breach_grace
+    if known_until is not None:
+        breach_before = min(breach_before, known_until)
     # Two bounded looks, each an index range (an OR of both made PostgreSQL walk every running
     # clock: 0.86 s a look with 100,000 of them). A clock in both is fired once, as a breach.
     taken: dict[UUID, tuple[Clock, str | None]] = {}
     looks = (
-        (Clock.due_at <= breach_before, Clock.due_at),
+        *([(Clock.due_at <= breach_before, Clock.due_at)] if known_until is not None else []),
         (and_(Clock.warned_at.is_(None), Clock.warn_at <= now), Clock.warn_at),
     )
     for moment, soonest in looks:
@@ -74,7 +79,7 @@ async def fire_due(
                     book,
                     clock,
                     now=now,
-                    breach=clock.due_at <= breach_before,
+                    breach=known_until is not None and clock.due_at <= breach_before,
                     correlation_id=correlation_id,
                 )
         except Exception as exc:  # noqa: BLE001 - one bad clock must not stop the others

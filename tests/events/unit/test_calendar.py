@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sla.domain.calendar import (
+from atende_events.calendar import (
     Calendar,
     Span,
     add_business_time,

@@ -111,6 +111,78 @@ def build_calendar(
     )
 
 
+CARNIVAL = "Carnival"
+"""The holidays library's name for Carnaval Monday and Tuesday, an optional closure in Brazil."""
+
+
+@dataclass(frozen=True)
+class OperatorHolidays:
+    """Where the operator is and which optional days it closes on; the same in every service.
+
+    By default only national holidays close a business day (Lei 662/1949 and Lei 10.607/2002 list
+    them). The operator's state (`subdivision`, a UF such as "SP") adds its holidays, and
+    `closed_dates` its municipality's ("MM-DD" every year, or "YYYY-MM-DD" once). Carnaval is no
+    holiday in federal law (a "ponto facultativo"), so it is a business day for regulatory
+    counting unless the operator closes on it (`closes_carnival`).
+    """
+
+    subdivision: str | None = None
+    closed_dates: tuple[str, ...] = ()
+    closes_carnival: bool = False
+
+    def closed_days(self, years: range) -> frozenset[date]:
+        """Give the municipal and other extra closed dates over the years."""
+        days: set[date] = set()
+        for entry in self.closed_dates:
+            if len(entry) == len("MM-DD"):
+                month, day = (int(part) for part in entry.split("-"))
+                days.update(date(year, month, day) for year in years)
+            else:
+                days.add(date.fromisoformat(entry))
+        return frozenset(days)
+
+
+def parse_closed_date(entry: str) -> str:
+    """Check an extra closed date, "MM-DD" (every year) or "YYYY-MM-DD"; raise ValueError."""
+    try:
+        if len(entry) == len("MM-DD"):
+            month, day = (int(part) for part in entry.split("-"))
+            date(2024, month, day)  # a leap year, so that 02-29 is a date
+        else:
+            date.fromisoformat(entry)
+    except ValueError:
+        raise ValueError(f"{entry!r} is neither MM-DD nor YYYY-MM-DD") from None
+    return entry
+
+
+def operator_calendar(
+    *,
+    id: str,
+    holidays_of: OperatorHolidays,
+    hours: Mapping[int, Sequence[tuple[int, int]]],
+    zone: str = "America/Sao_Paulo",
+    years: range = range(2015, 2046),
+    description: str = "",
+) -> Calendar:
+    """Build a Brazilian calendar closed on the operator's holidays (national, state, municipal)."""
+    return build_calendar(
+        id=id,
+        zone=zone,
+        hours=hours,
+        country="BR",
+        subdivision=holidays_of.subdivision,
+        optional_holidays=[CARNIVAL] if holidays_of.closes_carnival else [],
+        extra_closed=holidays_of.closed_days(years),
+        years=years,
+        description=description,
+    )
+
+
+def business_day_seconds(calendar: Calendar) -> float:
+    """Give the open seconds of the calendar's longest weekday: what one business day holds."""
+    return 60.0 * max(sum(end - start for start, end in spans) for spans in calendar.hours.values())
+
+
 def always_open(id: str = "24x7", zone: str = "America/Sao_Paulo") -> Calendar:
     """Build a calendar that never closes: business time is wall-clock time."""
     return build_calendar(
