@@ -86,14 +86,20 @@ class Stack:
     async def tracking(self, protocol: str, party_id: str, **want: Any) -> dict[str, Any]:
         """Wait until the person's tracking view shows what is wanted."""
 
+        last: dict[str, Any] = {}
+
         async def probe() -> dict[str, Any] | None:
             answer = await self.intake.client.get(
                 f"/v1/track/{protocol}", params={"party_id": party_id}, headers=INTAKE
             )
             shown: dict[str, Any] = answer.json()
+            last.update(shown)
             return shown if all(shown.get(k) == v for k, v in want.items()) else None
 
-        found: dict[str, Any] = await eventually(probe, within=30, what=f"tracking {want}")
+        try:
+            found: dict[str, Any] = await eventually(probe, within=30, what=f"tracking {want}")
+        except AssertionError as waited:
+            raise AssertionError(f"{waited}; the view last showed {last}") from None
         return found
 
 

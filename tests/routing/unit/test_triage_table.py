@@ -6,7 +6,7 @@ import pytest
 
 from routing.classifier import packaged_corpus
 from routing.config import Settings
-from routing.domain import Contact, classify, rank_of, triaged_demand_type
+from routing.domain import Contact, classify, classify_all, rank_of, triaged_demand_type
 from routing.text import normalise
 from routing.triage import load_red_flags, packaged_red_flags, red_flags_in, typos, word_matches
 
@@ -252,6 +252,12 @@ def test_demand_type_queue_and_urgency(
         priority,
     )
     assert decision.priority_raised is (priority == URGENT)
+
+
+def test_a_batch_is_classified_as_each_contact_alone() -> None:
+    contacts = [given for given, *_ in CASES]
+
+    assert classify_all(contacts, BOOK) == [classify(given, BOOK) for given in contacts]
 
 
 def test_the_table_is_large_enough() -> None:

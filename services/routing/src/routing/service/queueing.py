@@ -148,17 +148,14 @@ async def _deadlines(
     return {row[0]: (row[1], bool(row[2])) for row in rows}
 
 
-def _classify(received: InteractionReceived, book: RuleBook) -> QueueDecision:
-    return domain.classify(
-        domain.Contact(
-            channel=received.channel.value,
-            party_kind=received.party_kind.value,
-            priority=received.priority.value,
-            demand_type=received.demand_type,
-            related=received.related_interaction_id is not None,
-            text=received.content or "",
-        ),
-        book,
+def _contact(received: InteractionReceived) -> domain.Contact:
+    return domain.Contact(
+        channel=received.channel.value,
+        party_kind=received.party_kind.value,
+        priority=received.priority.value,
+        demand_type=received.demand_type,
+        related=received.related_interaction_id is not None,
+        text=received.content or "",
     )
 
 
@@ -215,7 +212,9 @@ async def queue_received(
         first.setdefault(event.data.interaction_id, event)
     if not first:
         return
-    decisions = {interaction_id: _classify(e.data, book) for interaction_id, e in first.items()}
+    # One model call for the whole run (a tenth of the cost per contact of one call each).
+    classified = domain.classify_all([_contact(e.data) for e in first.values()], book)
+    decisions = dict(zip(first, classified, strict=True))
     deadlines = await _deadlines(session, list(first))
     now = utcnow()
     # Rows in key order, so that two transactions inserting the same ones never deadlock.
