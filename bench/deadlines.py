@@ -46,6 +46,8 @@ COLUMNS = [
     "state",
     "warned_at",
 ]
+STARTED, WARNS, DUE = (COLUMNS.index(name) for name in ("started_at", "warn_at", "due_at"))
+"""Where a seeded row holds its start, warning and deadline."""
 FIRST_RESPONSE = [("op-phone-first-response", 20.0), ("op-chat-first-response", 60.0)]
 WARN_AT = 0.8  # the packaged policies warn at 80% of the budget
 
@@ -180,15 +182,15 @@ async def deadlines_run(
                     " $3::timestamptz[], $4::timestamptz[]) AS v(clock_id, started_at, warn_at,"
                     " due_at) WHERE sla_clocks.clock_id = v.clock_id",
                     [r[0] for r in rows[:due]],
-                    [r[5] for r in moved],
-                    [r[7] for r in moved],
-                    [r[8] for r in moved],
+                    [r[STARTED] for r in moved],
+                    [r[WARNS] for r in moved],
+                    [r[DUE] for r in moved],
                 )
             finally:
                 await conn.close()
             # The moved rows keep their parked ids: rename the deadlines to them.
-            coming = {str(r[0]): m[8] for r, m in zip(rows[:due], moved, strict=True)}
-            warn_due = {str(r[0]): m[7] for r, m in zip(rows[:due], moved, strict=True)}
+            coming = {str(r[0]): m[DUE] for r, m in zip(rows[:due], moved, strict=True)}
+            warn_due = {str(r[0]): m[WARNS] for r, m in zip(rows[:due], moved, strict=True)}
             last = max(coming.values())
 
             async def all_breached() -> bool:

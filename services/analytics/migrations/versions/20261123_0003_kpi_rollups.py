@@ -225,7 +225,9 @@ def _sums() -> str:
 
 
 def upgrade() -> None:
-    settings = Settings()
+    # Only the time zone and the answer targets are read here. The migration Job holds no API
+    # keys, and the production checks of secrets are the running service's business.
+    settings = Settings(environment="development")
     op.create_table(
         "kpi_settings",
         sa.Column("id", sa.SmallInteger(), nullable=False),

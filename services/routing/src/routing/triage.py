@@ -155,13 +155,66 @@ def _phrase_in(words: Sequence[str], phrase: tuple[str, ...]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Opening:
+    """A word that opens a phrase, with the lengths a matching word can have."""
+
+    pattern: str
+    shortest: int
+    """A word shorter than this (raw or squeezed) cannot match: more typos than allowed."""
+    longest: int | None
+    """A word longer than this (raw and squeezed) cannot match; None for a stem (`*`)."""
+
+
+def _opening(pattern: str) -> _Opening:
+    stem = pattern.rstrip("*")
+    lengths = (len(stem), len(squeezed(stem)))
+    slack = allowed_typos(stem)
+    if pattern.endswith("*"):
+        return _Opening(pattern, min(lengths) - max(slack, 1), None)
+    return _Opening(pattern, min(lengths) - slack, max(lengths) + slack)
+
+
+@lru_cache(maxsize=8)
+def _openings(flags: tuple[RedFlag, ...]) -> tuple[_Opening, ...]:
+    return tuple(_opening(p) for p in sorted({phrase[0] for f in flags for phrase in f.phrases}))
+
+
+@lru_cache(maxsize=65536)
+def _openings_of(word: str, flags: tuple[RedFlag, ...]) -> frozenset[str]:
+    """Give the opening words of phrases the word matches (remembered: words recur)."""
+    longest, shortest = len(word), len(squeezed(word))
+    return frozenset(
+        opening.pattern
+        for opening in _openings(flags)
+        if longest >= opening.shortest
+        and (opening.longest is None or shortest <= opening.longest)
+        and word_matches(word, opening.pattern)
+    )
+
+
+def _opened(words: Sequence[str], flags: tuple[RedFlag, ...]) -> set[str]:
+    """Give the opening words of phrases some word of the text matches.
+
+    A cheap cut before the phrases are looked for in order: most texts match none of the
+    openings, and a word whose length alone rules a pattern out is never compared with it.
+    """
+    found: set[str] = set()
+    for word in set(words):
+        found |= _openings_of(word, flags)
+    return found
+
+
 def red_flags_in(text: str, flags: Sequence[RedFlag]) -> tuple[str, ...]:
     """Give the codes of the red flags the text shows, in the file's order."""
     words = normalise(text).split()
     if not words:
         return ()
+    opened = _opened(words, tuple(flags))
     return tuple(
-        flag.code for flag in flags if any(_phrase_in(words, phrase) for phrase in flag.phrases)
+        flag.code
+        for flag in flags
+        if any(phrase[0] in opened and _phrase_in(words, phrase) for phrase in flag.phrases)
     )
 
 
