@@ -431,6 +431,35 @@ async def reset_offsets(h: Harness, service: str) -> int:
     return sum(ends[tp] - beginnings[tp] for tp in partitions)
 
 
+_RESET_TAKES = 120.0
+"""Seconds the resets of every group take at most, stops and restarts included."""
+
+
+async def _no_deadline_due(h: Harness, *, ahead: float, within: float) -> bool:
+    """Wait until no running clock warns or falls due in the next `ahead` seconds.
+
+    Warnings and breaches the due-timer fires during the resets would change the state for a
+    reason of their own (a call nobody answered in 20 s), not because records were redelivered.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    connection = await asyncpg.connect(h.system.dsn("sla"))
+    try:
+        while True:
+            due = await connection.fetchval(
+                "SELECT count(*) FROM sla_clocks WHERE state = 'running' AND"
+                " (due_at < now() + make_interval(secs => $1)"
+                " OR (warned_at IS NULL AND warn_at < now() + make_interval(secs => $1)))",
+                ahead,
+            )
+            if due == 0:
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(2)
+    finally:
+        await connection.close()
+
+
 async def offsets_reset(h: Harness) -> dict[str, Any]:
     """6: each group's offsets reset to the beginning (full redelivery): no state changes.
 
@@ -440,6 +469,7 @@ async def offsets_reset(h: Harness) -> dict[str, Any]:
     await h.stop_posting()
     assert h.posting is not None
     settled = await h.settle(h.options.settle, set(h.posting.acknowledged))
+    quiet = await _no_deadline_due(h, ahead=_RESET_TAKES, within=h.options.settle + _RESET_TAKES)
     before = await fingerprint(h)
     redelivered = {}
     for service in h.options.reset_groups:
@@ -454,6 +484,7 @@ async def offsets_reset(h: Harness) -> dict[str, Any]:
     problems = [f"{len(changed)} tables changed by the redelivery"] if changed else []
     return {
         "settled_before_reset": settled,
+        "no_deadline_due_before_reset": quiet,
         "redelivered_records": redelivered,
         "state_changes": changed,
         "problems": problems,
