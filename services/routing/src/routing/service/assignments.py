@@ -49,6 +49,27 @@ UNRESOLVED_REASON = "unresolved"
 """The reason code of unresolved work handed back to a queue when the agent gave none."""
 
 
+def _note(
+    session: AsyncSession,
+    interaction_id: UUID,
+    assignment_id: UUID,
+    agent_id: str,
+    *,
+    kind: str,
+    body: str,
+) -> None:
+    """Keep what the agent wrote about the interaction, beside the assignment it wrote it in."""
+    session.add(
+        Note(
+            interaction_id=interaction_id,
+            assignment_id=assignment_id,
+            agent_id=agent_id,
+            kind=kind,
+            body=body,
+        )
+    )
+
+
 async def _locked_assignment(
     session: AsyncSession, assignment_id: UUID, *, acting: str | None, allowed: Sequence[str]
 ) -> tuple[Assignment, Interaction, Agent]:
@@ -196,15 +217,7 @@ async def transfer(
     now = utcnow()
     from_queue = interaction.queue
     if request.notes is not None:
-        session.add(
-            Note(
-                interaction_id=interaction.id,
-                assignment_id=assignment.id,
-                agent_id=agent.id,
-                kind="transfer",
-                body=request.notes,
-            )
-        )
+        _note(session, interaction.id, assignment.id, agent.id, kind="transfer", body=request.notes)
     assignment.status = "transferred"
     assignment.ended_at = now
     agent.idle_since = now
@@ -318,15 +331,7 @@ async def complete(
     )
     for kind, body in (("completion", request.notes), ("answer", request.answer)):
         if body is not None:
-            session.add(
-                Note(
-                    interaction_id=interaction.id,
-                    assignment_id=assignment.id,
-                    agent_id=agent.id,
-                    kind=kind,
-                    body=body,
-                )
-            )
+            _note(session, interaction.id, assignment.id, agent.id, kind=kind, body=body)
     assignment.status = "completed"
     assignment.ended_at = now
     assignment.resolution = request.resolution.value
@@ -377,14 +382,8 @@ async def _requeue(
 ) -> tuple[AssignmentOut, Follow]:
     """End an assignment without an answer: the work waits again, its clocks running."""
     if request.notes is not None:
-        session.add(
-            Note(
-                interaction_id=interaction.id,
-                assignment_id=assignment.id,
-                agent_id=agent.id,
-                kind="unresolved",
-                body=request.notes,
-            )
+        _note(
+            session, interaction.id, assignment.id, agent.id, kind="unresolved", body=request.notes
         )
     from_queue = interaction.queue
     to_queue = request.to_queue or from_queue
@@ -457,15 +456,7 @@ async def reopen(
         .limit(1)
     )
     if request.notes is not None and last is not None:
-        session.add(
-            Note(
-                interaction_id=interaction.id,
-                assignment_id=last.id,
-                agent_id=request.agent_id,
-                kind="reopen",
-                body=request.notes,
-            )
-        )
+        _note(session, interaction.id, last.id, request.agent_id, kind="reopen", body=request.notes)
     _back_in_queue(interaction, request.to_queue or interaction.queue, settings=settings, now=now)
     interaction.resolved_at = None
     await emit(
