@@ -5,12 +5,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping, Set
+from dataclasses import dataclass
 
 from fastapi import Request
 
 from atende_events.web import ProblemError
 
 DEV_KEY_PREFIX = "dev-"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: what the audit log records and what limits their reads.
+
+    ``subject`` names the caller without revealing its secret (``key:<digest prefix>`` for an
+    API key); ``agent_id`` is set only for a caller that acts as one agent.
+    """
+
+    subject: str
+    scopes: frozenset[str]
+    role: str = "service"
+    agent_id: str | None = None
 
 
 class ApiKeys:
@@ -61,6 +76,9 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[str]]:
             )
         if scope not in scopes:
             raise ProblemError(403, "Forbidden", f"This API key lacks the scope {scope!r}.")
+        request.state.principal = Principal(
+            subject=f"key:{_digest(presented.strip()).hex()[:12]}", scopes=scopes
+        )
         return scope
 
     return dependency
