@@ -25,7 +25,7 @@ import httpx
 
 from atende_events.kafka import TopicPartition
 from bench.harness import Figure, intake_headers, loadgen, pct, say, service_key
-from bench.observe import LagProbe, Observer, Seen
+from bench.observe import GroupLag, Observer, Seen
 from bench.system import SERVICES, free_port, system
 from simulator.agents import CAPACITY, REASONS, conclusive_answer, make_team
 from simulator.respondents import Respondents, serve_webhook, start_mail_sink
@@ -113,8 +113,9 @@ async def lifecycle_run(
             answering = asyncio.create_task(respondents.run(client, stop))
             observer = Observer(running.namespace)
             await observer.start()
-            probe = LagProbe({"analytics": running.group("analytics")}, running.namespace)
+            probe = GroupLag({"analytics": running.group("analytics")})
             await probe.start()
+            await probe.discover()
             team = Team(
                 client, running["routing"].url, service_key("routing", "agents:write"), handle
             )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Figure, intake_headers, latency_ms, loadgen, pct, poll_until, say
-from bench.observe import LagProbe, LagSample, Observer
+from bench.observe import GroupLag, LagSample, Observer
 from bench.procstat import CpuMeter, peak_rss_mb, rss_mb
 from bench.system import SERVICES, System, system
 
@@ -133,7 +133,7 @@ def _slope(points: list[tuple[float, float]]) -> float:
 async def run_step(
     running: System,
     observer: Observer,
-    probe: LagProbe,
+    probe: GroupLag,
     *,
     rate: float,
     seconds: float,
@@ -305,8 +305,9 @@ async def pipeline_run(
     async with system(SERVICES) as running:
         observer = Observer(running.namespace)
         await observer.start()
-        probe = LagProbe({s: running.group(s) for s in SERVICES}, running.namespace)
+        probe = GroupLag({s: running.group(s) for s in SERVICES})
         await probe.start()
+        await probe.discover()
         try:
             await asyncio.sleep(settle)
             rss_idle = {name: rss_mb(service.pid) for name, service in running.items()}

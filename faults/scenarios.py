@@ -28,7 +28,7 @@ import asyncpg
 from atende_events.kafka import AIOKafkaConsumer, KafkaError, TopicPartition, make_producer
 from atende_events.topics import AGENTS, ALL_TOPICS, ASSIGNMENTS, INTERACTIONS, SLA, SURVEYS
 from faults.checks import Findings, examine
-from faults.observe import EventLog, Lag, partitions_of
+from faults.observe import EventLog, GroupLag, partitions_of
 from faults.system import FaultSystem
 from faults.workload import Answering, Answers, Desk, Posting
 from tests.e2e.private_system import SERVICES
@@ -90,7 +90,7 @@ class Harness:
         self.options = options
         self.answers = Answers()
         self.events = EventLog(system.bootstrap)
-        self.lag = Lag(system.bootstrap, {s: f"atende-{s}" for s in SERVICES})
+        self.lag = GroupLag({s: f"atende-{s}" for s in SERVICES}, system.bootstrap)
         self.desk = Desk(
             [system.url("routing")],
             self.events,
@@ -143,7 +143,7 @@ class Harness:
             await asyncio.sleep(1)
             if self.events.contract_events != seen:
                 seen, quiet_since = self.events.contract_events, time.monotonic()
-            lag = await self.lag.sample()
+            lag = await self.lag.sample_if_known()
             zero = zero + 1 if lag is not None and not any(lag.values()) else 0
             queued = {e.subject for e in self.events.of("interaction.queued")}
             clocked = {e.subject for e in self.events.of("sla.started")}
@@ -160,12 +160,12 @@ class Harness:
     async def recovery(self, healed: float, tolerance: int, done: asyncio.Event) -> float | None:
         """Seconds from `healed` until every group's lag is within `tolerance` records."""
         while not done.is_set():
-            lag = await self.lag.sample()
+            lag = await self.lag.sample_if_known()
             if lag is not None and all(n <= tolerance for n in lag.values()):
                 return round(time.monotonic() - healed, 1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), 1)
-        lag = await self.lag.sample()
+        lag = await self.lag.sample_if_known()
         if lag is not None and all(n <= tolerance for n in lag.values()):
             return round(time.monotonic() - healed, 1)
         return None
