@@ -45,6 +45,7 @@ import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from analytics import domain, rollups
+from analytics.service import STATE_RANKS
 from atende_events import samples
 from atende_events.calendar import business_day_seconds
 from atende_events.db import make_engine
@@ -52,6 +53,7 @@ from atende_events.envelope import EventData, encode, key_of, new_event
 from atende_events.kafka import delete_topics, ensure_topics, make_producer
 from atende_events.registry import SOURCES
 from atende_events.topics import topic_specs
+from bench.stats import percentile
 from bench.system import (
     KAFKA_BOOTSTRAP,
     PG,
@@ -479,12 +481,12 @@ def add_rows(rows: Rows, j: Journey) -> None:
     accepted = [a for a in j.assignments if a.accepted_at is not None]
     # queue, agent and state follow the latest event that sets them.
     queue, queue_at = j.queue, j.received_at
-    state, rank, state_at = "queued", 1, j.received_at
+    state, rank, state_at = "queued", STATE_RANKS["queued"], j.received_at
     agent, agent_at = None, None
     for a in accepted:
         assert a.accepted_at is not None
         queue, queue_at, agent, agent_at = a.queue, a.accepted_at, a.agent_id, a.accepted_at
-        state, rank, state_at = "assigned", 2, a.accepted_at
+        state, rank, state_at = "assigned", STATE_RANKS["assigned"], a.accepted_at
     routed_at = j.received_at
     business = None
     if j.resolved_at is not None:
@@ -492,7 +494,7 @@ def add_rows(rows: Rows, j: Journey) -> None:
             j.final_queue,
             j.resolved_at,
             "closed",
-            9,
+            STATE_RANKS["closed"],
             j.resolved_at,
         )
         agent, agent_at, routed_at = j.final_agent, j.resolved_at, j.resolved_at
@@ -870,12 +872,6 @@ QUERIES = {
 HEADLINE = "year_by_day_channel"
 
 
-def _percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile: with few runs, p95 is the slowest run."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
-
-
 async def time_queries(base: str, runs: int) -> dict[str, dict[str, Any]]:
     """Time each typical GET /v1/kpis `runs` times (after one untimed warm-up)."""
     timings: dict[str, dict[str, Any]] = {}
@@ -895,7 +891,7 @@ async def time_queries(base: str, runs: int) -> dict[str, dict[str, Any]]:
                 "groups": groups,
                 "runs_ms": [round(ms, 1) for ms in runs_ms],
                 "p50_ms": round(statistics.median(runs_ms), 1),
-                "p95_ms": round(_percentile(runs_ms, 0.95), 1),
+                "p95_ms": round(percentile(sorted(runs_ms), 0.95), 1),
             }
     return timings
 
